@@ -1,0 +1,75 @@
+//! Command-line definitions only; behaviour lives in `commands`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::Format;
+
+/// Declarative, incremental subject masks for a repository of images.
+#[derive(Debug, Parser)]
+#[command(name = "maskflow", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// The manifest to use; its lockfile sits beside it (maskflow.yaml -> maskflow.lock).
+    #[arg(short, long, global = true, default_value = "maskflow.yaml", env = "MASKFLOW_MANIFEST")]
+    pub manifest: PathBuf,
+    /// Output format: human text on stderr, or JSON on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human, env = "MASKFLOW_FORMAT")]
+    pub format: Format,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter manifest for a folder of images.
+    Init(InitArgs),
+    /// Check the manifest: schema, templates, paths; every problem at once.
+    Validate,
+    /// Show what `apply` would do for every image, and why.
+    Plan(PlanArgs),
+    /// Make the masks that are missing or stale, and record them in the lockfile.
+    Apply(ApplyArgs),
+    /// Print the JSON Schema of the manifest (or of the lockfile).
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The folder of images; the manifest is written there as maskflow.yaml.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Overwrite an existing maskflow.yaml.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Exit 0 when nothing is to do, 2 when something is, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Images processed at once [default: the number of CPU cores].
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    /// Only touch images whose output or input path matches GLOB (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub only: Vec<glob::Pattern>,
+    /// Remake images whose output or input path matches GLOB even when unchanged (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub force: Vec<glob::Pattern>,
+    /// Also delete the masks of images no longer in the manifest.
+    #[arg(long)]
+    pub prune: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Print the lockfile's schema instead of the manifest's.
+    #[arg(long)]
+    pub lock: bool,
+}

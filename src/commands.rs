@@ -1,0 +1,125 @@
+//! One function per verb: each wires the pipeline stages together and reports through the
+//! reporter; none prints.
+
+use std::process::ExitCode;
+
+use crate::cli::{ApplyArgs, Cli, Command, PlanArgs};
+use crate::lock::{self, LockStore};
+use crate::manifest::{self, Loaded, ManifestError, Step};
+use crate::plan::{self, Desired, Observation, Plan};
+use crate::report::{self, Event, Reporter};
+use crate::{Error, apply, engine, exit, exit_code, fsutil, init};
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let mut reporter = report::reporter(cli.format);
+    let result = match &cli.command {
+        Command::Init(args) => init::init(&args.dir, args.force, reporter.as_mut()),
+        Command::Validate => validate(&cli, reporter.as_mut()),
+        Command::Plan(args) => plan(&cli, args, reporter.as_mut()),
+        Command::Apply(args) => apply(&cli, args, reporter.as_mut()),
+        Command::Schema(args) => {
+            let schema = if args.lock {
+                lock::schema_json()
+            } else {
+                manifest::schema_json()
+            };
+            reporter.report(Event::Document(&schema));
+            Ok(exit::OK)
+        }
+    };
+    match result {
+        Ok(code) => exit_code(code),
+        Err(Error::Manifest(e @ ManifestError::Invalid { .. })) => {
+            reporter.report(Event::Invalid(&e));
+            exit_code(exit::ERROR)
+        }
+        Err(e) => {
+            reporter.report(Event::Failure(&e));
+            exit_code(exit::ERROR)
+        }
+    }
+}
+
+fn load(cli: &Cli) -> Result<(Loaded, Vec<Step>), Error> {
+    let loaded = manifest::load(&cli.manifest)?;
+    let steps = manifest::expand(&loaded)?;
+    Ok((loaded, steps))
+}
+
+fn validate(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
+    let (_, steps) = load(cli)?;
+    reporter.report(Event::Valid {
+        manifest: &cli.manifest,
+        images: steps.len(),
+    });
+    Ok(exit::OK)
+}
+
+fn plan(cli: &Cli, args: &PlanArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
+    let (loaded, steps) = load(cli)?;
+    let store = LockStore::open(&loaded.lock_path())?;
+    let plan = make_plan(steps, &store)?;
+    reporter.report(Event::Plan(&plan));
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    })
+}
+
+fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
+    let (loaded, steps) = load(cli)?;
+    let mut store = LockStore::open(&loaded.lock_path())?;
+    let plan = make_plan(steps, &store)?;
+    let options = apply::Options {
+        jobs: args.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        }),
+        only: args.only.clone(),
+        force: args.force.clone(),
+        prune: args.prune,
+    };
+    let summary = apply::apply(plan, &mut store, &loaded.dir, &options, reporter)?;
+    Ok(if summary.failed > 0 {
+        exit::ERROR
+    } else {
+        exit::OK
+    })
+}
+
+/// Hashes inputs and existing outputs, then diffs against the lock.
+fn make_plan(steps: Vec<Step>, store: &LockStore) -> Result<Plan, Error> {
+    let observed = steps
+        .into_iter()
+        .map(|step| {
+            let (size, digest) =
+                fsutil::digest_file(&step.input_path).map_err(|source| Error::Input {
+                    key: step.key.clone(),
+                    path: step.input_path.clone(),
+                    source,
+                })?;
+            let output = fsutil::digest_file(&step.output_path).ok();
+            let settings = std::collections::BTreeMap::from([(
+                "mask".to_owned(),
+                step.mask.as_str().to_owned(),
+            )]);
+            let engine = engine::identity(step.engine);
+            let desired = Desired {
+                fingerprint: lock::fingerprint(&digest, &settings, &engine),
+                settings,
+                engine,
+            };
+            let observation = Observation {
+                input: crate::lock::InputRecord {
+                    source: step.input_source.clone(),
+                    size,
+                    digest,
+                },
+                output,
+            };
+            Ok((step, observation, desired))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(plan::diff(observed, &store.lock))
+}

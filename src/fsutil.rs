@@ -1,0 +1,84 @@
+//! Crash-safe file writes: temp file in the target's folder, fsync, rename, fsync the folder.
+
+use std::io::Write;
+use std::path::Path;
+
+/// Prefix of our temporary files, so that globs and users can recognise them.
+pub const TEMP_PREFIX: &str = ".maskflow-tmp-";
+
+/// Replaces `path` with `bytes` so that readers see the old file or the new one, never a mix.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(TEMP_PREFIX);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // tempfile creates 0600 files; masks and lockfiles are ordinary repository files.
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    // Same folder, same filesystem: the rename cannot fail with EXDEV and is atomic.
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// The size and BLAKE3 digest of a file, streamed so large inputs need no large buffer.
+pub fn digest_file(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut hasher = blake3::Hasher::new();
+    let mut file = std::fs::File::open(path)?;
+    let size = std::io::copy(&mut file, &mut hasher)?;
+    Ok((size, format_digest(&hasher.finalize())))
+}
+
+pub fn digest_bytes(bytes: &[u8]) -> String {
+    format_digest(&blake3::hash(bytes))
+}
+
+fn format_digest(hash: &blake3::Hash) -> String {
+    format!("blake3:{}", hash.to_hex())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/out.txt");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec!["out.txt"]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o644);
+        }
+    }
+
+    #[test]
+    fn digests_agree_between_file_and_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x");
+        std::fs::write(&path, b"hello").unwrap();
+        let (size, digest) = digest_file(&path).unwrap();
+        assert_eq!(size, 5);
+        assert_eq!(digest, digest_bytes(b"hello"));
+        assert!(digest.starts_with("blake3:"));
+    }
+}

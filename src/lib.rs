@@ -1,0 +1,69 @@
+//! maskflow: a YAML manifest of images in, subject masks and a lockfile out, redoing only
+//! what changed. The pipeline is load -> validate -> expand -> plan -> apply -> lock.
+
+pub mod apply;
+pub mod cli;
+mod commands;
+pub mod engine;
+pub mod fsutil;
+mod init;
+pub mod lock;
+pub mod manifest;
+pub mod plan;
+pub mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub use commands::run;
+
+/// Exit codes, as Terraform's `-detailed-exitcode` defines them.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    pub const CHANGES: u8 = 2;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Manifest(#[from] manifest::ManifestError),
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
+    #[error(transparent)]
+    Engine(#[from] engine::EngineError),
+    #[error("cannot read input {} of image {key}: {source}", path.display())]
+    Input {
+        key: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} already exists", path.display())]
+    InitExists { path: PathBuf },
+    #[error("no PNG or JPEG images found under {}", dir.display())]
+    InitEmpty { dir: PathBuf },
+}
+
+impl Error {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Manifest(e) => e.hint(),
+            Error::Lock(e) => e.hint(),
+            Error::Engine(e) => e.hint(),
+            Error::InitExists { .. } => Some("pass --force to overwrite it".to_owned()),
+            Error::InitEmpty { .. } => {
+                Some("point `maskflow init` at the folder that holds the images".to_owned())
+            }
+            Error::Input { .. } | Error::Io { .. } => None,
+        }
+    }
+}
+
+fn exit_code(code: u8) -> ExitCode {
+    ExitCode::from(code)
+}

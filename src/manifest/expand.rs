@@ -1,0 +1,446 @@
+//! Expansion: one step per (input image, output mask), with templates rendered, globs
+//! resolved and every path checked. Pure apart from reading the filesystem's metadata.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Component, Path, PathBuf};
+
+use super::templates::{ImageValues, TemplateError, Templates};
+use super::{Diagnostic, EngineKind, Loaded, ManifestError, MaskMode, Pos, yaml};
+
+/// One image to mask, fully resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The lockfile key: the output path relative to the manifest's folder, `/`-separated.
+    pub key: String,
+    /// The input as the manifest names it, relative to the manifest's folder.
+    pub input_source: String,
+    /// The input on disk.
+    pub input_path: PathBuf,
+    /// The mask on disk.
+    pub output_path: PathBuf,
+    pub mask: MaskMode,
+    pub engine: EngineKind,
+    /// Where the manifest entry that produced this step starts, for error annotations.
+    pub origin: Pos,
+}
+
+/// Resolves every image of the manifest, or reports every problem found.
+pub fn expand(loaded: &Loaded) -> Result<Vec<Step>, ManifestError> {
+    let mut expansion = Expansion::new(loaded);
+    for index in 0..loaded.manifest.images.len() {
+        expansion.entry(index);
+    }
+    expansion.finish()
+}
+
+struct Expansion<'a> {
+    loaded: &'a Loaded,
+    templates: Templates,
+    canonical_dir: Option<PathBuf>,
+    steps: Vec<Step>,
+    from_glob: HashSet<String>,
+    outputs: HashMap<String, Pos>,
+    problems: Vec<Diagnostic>,
+}
+
+impl<'a> Expansion<'a> {
+    fn new(loaded: &'a Loaded) -> Self {
+        Self {
+            loaded,
+            templates: Templates::new(&loaded.manifest.vars),
+            canonical_dir: std::fs::canonicalize(&loaded.dir).ok(),
+            steps: Vec::new(),
+            from_glob: HashSet::new(),
+            outputs: HashMap::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    fn entry(&mut self, index: usize) {
+        let entry = &self.loaded.manifest.images[index];
+        let base = format!("/images/{index}");
+        let origin = self.loaded.pos_of_pointer(&base);
+        let inputs = match (&entry.input, &entry.glob) {
+            (Some(_), Some(_)) => {
+                self.problem_at(&base, "an image takes `input` or `glob`, not both", None);
+                return;
+            }
+            (None, None) => {
+                self.problem_at(
+                    &base,
+                    "an image needs `input` (one file) or `glob` (many files)",
+                    None,
+                );
+                return;
+            }
+            (Some(input), None) => match self.single_input(input, &format!("{base}/input")) {
+                Some(found) => vec![found],
+                None => return,
+            },
+            (None, Some(glob)) => {
+                if entry.name.is_some() {
+                    self.problem_at(
+                        &format!("{base}/name"),
+                        "`name` applies to a single `input`; glob matches are named by their file stem",
+                        None,
+                    );
+                }
+                match self.glob_inputs(glob, &format!("{base}/glob")) {
+                    Some(found) => found,
+                    None => return,
+                }
+            }
+        };
+        let (output_template, output_pointer) = match &entry.output {
+            Some(t) => (t.clone(), format!("{base}/output")),
+            None => {
+                let pointer = if self.loaded.node("/defaults/output").is_some() {
+                    "/defaults/output".to_owned()
+                } else {
+                    base.clone()
+                };
+                (self.loaded.manifest.defaults.output.clone(), pointer)
+            }
+        };
+        let mask = entry.mask.unwrap_or(self.loaded.manifest.defaults.mask);
+        let engine = entry.engine.unwrap_or(self.loaded.manifest.defaults.engine);
+        let is_glob = entry.glob.is_some();
+        for (input_source, input_path) in inputs {
+            let values = image_values(&input_source, entry.name.as_deref());
+            let rendered = match self.templates.render(&output_template, Some(&values)) {
+                Ok(rendered) => rendered,
+                Err(e) => {
+                    self.template_problem(&output_pointer, &e);
+                    // The same template fails the same way for every other match.
+                    return;
+                }
+            };
+            let Some(key) = self.check_output(&rendered, &output_pointer, &input_path) else {
+                continue;
+            };
+            if let Some(first) = self.outputs.get(&key) {
+                let message = format!(
+                    "output `{key}` is also written by the image at line {}",
+                    first.line
+                );
+                self.problem_at(
+                    &output_pointer,
+                    &message,
+                    Some("give each image its own output, e.g. with {{ stem }} or {{ dir }}"),
+                );
+                continue;
+            }
+            self.outputs.insert(key.clone(), origin);
+            if is_glob {
+                self.from_glob.insert(key.clone());
+            }
+            self.steps.push(Step {
+                output_path: self.loaded.dir.join(&key),
+                key,
+                input_source,
+                input_path,
+                mask,
+                engine,
+                origin,
+            });
+        }
+    }
+
+    fn single_input(&mut self, template: &str, pointer: &str) -> Option<(String, PathBuf)> {
+        let rendered = self.render_or_report(template, pointer)?;
+        let source = normalize_lexically(&rendered);
+        let path = self.loaded.dir.join(&source);
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => Some((source, path)),
+            Ok(_) => {
+                self.problem_at(pointer, &format!("input `{rendered}` is not a file"), None);
+                None
+            }
+            Err(_) => {
+                self.problem_at(
+                    pointer,
+                    &format!("input `{rendered}` does not exist"),
+                    Some("paths are relative to the manifest's folder"),
+                );
+                None
+            }
+        }
+    }
+
+    fn glob_inputs(&mut self, template: &str, pointer: &str) -> Option<Vec<(String, PathBuf)>> {
+        let rendered = self.render_or_report(template, pointer)?;
+        let base = glob::Pattern::escape(&self.loaded.dir.to_string_lossy());
+        let pattern = format!("{base}/{rendered}");
+        let options = glob::MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            // Hidden files include our own temporary files; never treat them as images.
+            require_literal_leading_dot: true,
+        };
+        let paths = match glob::glob_with(&pattern, options) {
+            Ok(paths) => paths,
+            Err(e) => {
+                self.problem_at(pointer, &format!("invalid glob `{rendered}`: {}", e.msg), None);
+                return None;
+            }
+        };
+        let mut found: Vec<(String, PathBuf)> = paths
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .map(|p| {
+                let relative = p.strip_prefix(&self.loaded.dir).unwrap_or(&p);
+                (normalize_lexically(&relative.to_string_lossy()), p)
+            })
+            .collect();
+        found.sort();
+        if found.is_empty() {
+            self.problem_at(
+                pointer,
+                &format!("glob `{rendered}` matches no files"),
+                Some("globs are relative to the manifest's folder; `**` matches any depth"),
+            );
+            return None;
+        }
+        Some(found)
+    }
+
+    /// Validates a rendered output path and returns its normalized key.
+    fn check_output(&mut self, rendered: &str, pointer: &str, input: &Path) -> Option<String> {
+        let key = match relative_key(rendered) {
+            Ok(key) => key,
+            Err(why) => {
+                self.problem_at(
+                    pointer,
+                    &format!("output `{rendered}` {why}"),
+                    Some("outputs are written inside the manifest's folder"),
+                );
+                return None;
+            }
+        };
+        if !key.to_ascii_lowercase().ends_with(".png") {
+            self.problem_at(
+                pointer,
+                &format!("output `{rendered}` must end in .png: masks are written as PNG"),
+                None,
+            );
+            return None;
+        }
+        if let Some(link) = self.symlink_escape(&key) {
+            let message = format!(
+                "output `{rendered}` leads out of the manifest's folder through the symlink `{}`",
+                link.display()
+            );
+            self.problem_at(pointer, &message, None);
+            return None;
+        }
+        let output = self.loaded.dir.join(&key);
+        if same_file(&output, input) {
+            self.problem_at(
+                pointer,
+                &format!("output `{rendered}` would overwrite its own input"),
+                None,
+            );
+            return None;
+        }
+        Some(key)
+    }
+
+    /// The first symlink on the way to `key` that resolves outside the manifest's folder.
+    fn symlink_escape(&self, key: &str) -> Option<PathBuf> {
+        let root = self.canonical_dir.as_ref()?;
+        let mut path = self.loaded.dir.clone();
+        let mut shown = PathBuf::new();
+        for part in key.split('/') {
+            path.push(part);
+            shown.push(part);
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(&path) {
+                    Ok(target) if target.starts_with(root) => {}
+                    _ => return Some(shown),
+                },
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
+    fn render_or_report(&mut self, template: &str, pointer: &str) -> Option<String> {
+        match self.templates.render(template, None) {
+            Ok(rendered) => Some(rendered),
+            Err(e) => {
+                self.template_problem(pointer, &e);
+                None
+            }
+        }
+    }
+
+    fn problem_at(&mut self, pointer: &str, message: &str, hint: Option<&str>) {
+        let node = self.loaded.node(pointer);
+        let pos = self.loaded.pos_of_pointer(pointer);
+        let len = match node.map(|n| &n.value) {
+            Some(yaml::Node::Str(_)) => value_len(&self.loaded.source.text, pos),
+            _ => 1,
+        };
+        self.problems.push(Diagnostic {
+            pos,
+            len,
+            message: message.to_owned(),
+            hint: hint.map(str::to_owned),
+        });
+    }
+
+    /// Places a template error on the offending characters inside the YAML scalar.
+    fn template_problem(&mut self, pointer: &str, error: &TemplateError) {
+        let text = &self.loaded.source.text;
+        let mut pos = self.loaded.pos_of_pointer(pointer);
+        let template = match self.loaded.node(pointer).map(|n| &n.value) {
+            Some(yaml::Node::Str(t)) => t.as_str(),
+            _ => "",
+        };
+        if matches!(text.as_bytes().get(pos.byte), Some(b'"' | b'\'')) {
+            pos.byte += 1;
+            pos.column += 1;
+        }
+        let start = error.range.start.min(template.len());
+        if template.is_char_boundary(start) {
+            pos.byte += start;
+            pos.column += template[..start].chars().count();
+        }
+        self.problems.push(Diagnostic {
+            pos,
+            len: error.range.len().max(1),
+            message: error.message.clone(),
+            hint: None,
+        });
+    }
+
+    fn finish(mut self) -> Result<Vec<Step>, ManifestError> {
+        if !self.problems.is_empty() {
+            self.problems.sort_by_key(|d| d.pos.byte);
+            return Err(ManifestError::Invalid {
+                source: self.loaded.source.clone(),
+                diagnostics: self.problems,
+            });
+        }
+        // A broad glob such as `**/*.png` would otherwise pick up the masks it produces.
+        let outputs: HashSet<String> = self.steps.iter().map(|s| s.key.clone()).collect();
+        let from_glob = self.from_glob;
+        self.steps
+            .retain(|s| !(from_glob.contains(&s.key) && outputs.contains(&s.input_source)));
+        Ok(self.steps)
+    }
+}
+
+fn value_len(text: &str, pos: Pos) -> usize {
+    text[pos.byte.min(text.len())..]
+        .lines()
+        .next()
+        .map_or(1, |l| l.trim_end().len().max(1))
+}
+
+fn image_values(source: &str, name: Option<&str>) -> ImageValues {
+    let path = Path::new(source);
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = match path.parent().map(|p| p.to_string_lossy().into_owned()) {
+        Some(d) if !d.is_empty() => d,
+        _ => ".".to_owned(),
+    };
+    ImageValues {
+        name: name.map_or_else(|| stem.clone(), str::to_owned),
+        path: source.to_owned(),
+        dir,
+        stem,
+        ext: path
+            .extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    }
+}
+
+/// Normalizes a relative output path to a `/`-separated key that stays inside the folder.
+pub(crate) fn relative_key(raw: &str) -> Result<String, &'static str> {
+    if raw.trim().is_empty() {
+        return Err("is empty");
+    }
+    let path = Path::new(raw);
+    if path.is_absolute()
+        || raw.starts_with(['/', '\\'])
+        || path.components().any(|c| matches!(c, Component::Prefix(_)))
+    {
+        return Err("is an absolute path");
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in raw.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err("leaves the manifest's folder");
+                }
+            }
+            part => parts.push(part),
+        }
+    }
+    if parts.is_empty() {
+        return Err("names the manifest's folder itself");
+    }
+    Ok(parts.join("/"))
+}
+
+/// Lexical normalization for inputs, which may live outside the manifest's folder.
+fn normalize_lexically(raw: &str) -> String {
+    let absolute = raw.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in raw.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    let joined = parts.join("/");
+    if absolute { format!("/{joined}") } else { joined }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_normalized_and_kept_inside() {
+        assert_eq!(relative_key("./masks//a.png"), Ok("masks/a.png".to_owned()));
+        assert_eq!(relative_key("masks/../b.png"), Ok("b.png".to_owned()));
+        assert!(relative_key("../b.png").is_err());
+        assert!(relative_key("masks/../../b.png").is_err());
+        assert!(relative_key("/etc/b.png").is_err());
+        assert!(relative_key("..\\b.png").is_err());
+        assert!(relative_key("").is_err());
+    }
+
+    #[test]
+    fn image_values_split_the_path() {
+        let v = image_values("photos/cat.jpg", None);
+        assert_eq!((v.name.as_str(), v.dir.as_str(), v.stem.as_str(), v.ext.as_str()), ("cat", "photos", "cat", "jpg"));
+        let v = image_values("cat.png", Some("kitty"));
+        assert_eq!((v.name.as_str(), v.dir.as_str()), ("kitty", "."));
+    }
+
+    #[test]
+    fn inputs_normalize_without_losing_parent_steps() {
+        assert_eq!(normalize_lexically("./a/../b.png"), "b.png");
+        assert_eq!(normalize_lexically("../shared/x.png"), "../shared/x.png");
+    }
+}

@@ -1,0 +1,147 @@
+//! Template rendering for input, glob and output strings (minijinja, strict undefined).
+
+use std::collections::BTreeMap;
+
+use minijinja::value::{Serde, Value};
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, context};
+
+use super::VarValue;
+
+/// Per-image values available to output templates.
+#[derive(Debug, Clone)]
+pub struct ImageValues {
+    pub name: String,
+    pub path: String,
+    pub dir: String,
+    pub stem: String,
+    pub ext: String,
+}
+
+/// Why a template failed, with the byte range inside the template text.
+#[derive(Debug)]
+pub struct TemplateError {
+    pub range: std::ops::Range<usize>,
+    pub message: String,
+}
+
+pub struct Templates {
+    env: Environment<'static>,
+    vars: Value,
+}
+
+impl Templates {
+    pub fn new(vars: &BTreeMap<String, VarValue>) -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // A manifest may come from a pull request: bound the work a template can do.
+        env.set_fuel(Some(100_000));
+        env.set_recursion_limit(32);
+        env.add_function("env", lookup_env);
+        Self {
+            env,
+            vars: Value::from(Serde(vars)),
+        }
+    }
+
+    /// Renders `template`; without `image`, only `vars` and `env()` are defined.
+    pub fn render(&self, template: &str, image: Option<&ImageValues>) -> Result<String, TemplateError> {
+        let ctx = match image {
+            Some(i) => context! {
+                vars => self.vars.clone(),
+                name => i.name.clone(),
+                path => i.path.clone(),
+                dir => i.dir.clone(),
+                stem => i.stem.clone(),
+                ext => i.ext.clone(),
+            },
+            None => context! { vars => self.vars.clone() },
+        };
+        self.env
+            .render_str(template, ctx)
+            .map_err(|e| TemplateError {
+                range: e.range().unwrap_or(0..template.len()),
+                message: describe(&e, image.is_some()),
+            })
+    }
+}
+
+fn lookup_env(name: String) -> Result<String, Error> {
+    std::env::var(&name).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("environment variable `{name}` is not set"),
+        )
+    })
+}
+
+fn describe(e: &Error, with_image: bool) -> String {
+    let mut message = match e.detail() {
+        Some(detail) => format!("template error: {}: {detail}", e.kind()),
+        None => format!("template error: {}", e.kind()),
+    };
+    if e.kind() == ErrorKind::UndefinedError {
+        message.push_str(if with_image {
+            " (defined: name, path, dir, stem, ext, vars.NAME, env(\"NAME\"))"
+        } else {
+            " (input and glob templates know only vars.NAME and env(\"NAME\"))"
+        });
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image() -> ImageValues {
+        ImageValues {
+            name: "cat".into(),
+            path: "photos/cat.jpg".into(),
+            dir: "photos".into(),
+            stem: "cat".into(),
+            ext: "jpg".into(),
+        }
+    }
+
+    #[test]
+    fn renders_vars_and_image_values() {
+        let mut vars = BTreeMap::new();
+        vars.insert("out".to_owned(), VarValue::String("masks".into()));
+        let t = Templates::new(&vars);
+        let out = t
+            .render("{{ vars.out }}/{{ dir }}/{{ stem }}.{{ ext }}.png", Some(&image()))
+            .unwrap();
+        assert_eq!(out, "masks/photos/cat.jpg.png");
+    }
+
+    #[test]
+    fn undefined_names_are_errors_with_their_range() {
+        let t = Templates::new(&BTreeMap::new());
+        let err = t.render("masks/{{ stme }}.png", Some(&image())).unwrap_err();
+        assert_eq!(err.range, 9..13);
+        assert!(err.message.contains("undefined"), "{}", err.message);
+    }
+
+    #[test]
+    fn image_values_are_undefined_in_input_templates() {
+        let t = Templates::new(&BTreeMap::new());
+        assert!(t.render("{{ stem }}.png", None).is_err());
+    }
+
+    #[test]
+    fn env_reads_only_the_named_variable() {
+        let t = Templates::new(&BTreeMap::new());
+        let err = t
+            .render("{{ env('MASKFLOW_SURELY_UNSET_VARIABLE') }}", None)
+            .unwrap_err();
+        assert!(err.message.contains("MASKFLOW_SURELY_UNSET_VARIABLE"));
+        let path = t.render("{{ env('PATH') }}", None).unwrap();
+        assert_eq!(path, std::env::var("PATH").unwrap());
+    }
+
+    #[test]
+    fn runaway_templates_run_out_of_fuel() {
+        let t = Templates::new(&BTreeMap::new());
+        assert!(t.render("{% for i in range(10000000) %}x{% endfor %}", None).is_err());
+    }
+}

@@ -1,0 +1,120 @@
+//! Every broken manifest: exit 1, the right `maskflow.yaml:LINE:COL`, and nothing written.
+//!
+//! Each file in tests/broken/ starts with `# expect: LINE:COL text | more text`.
+
+mod common;
+
+use common::*;
+
+/// Runs validate, plan and apply on `manifest` and checks each fails the same way, writing nothing.
+fn assert_rejected(manifest_text: &[u8], position: &str, needles: &[&str], case: &str) {
+    let dir = scratch(&["chelsea.png", "horse.png"]);
+    let root = dir.path();
+    std::fs::write(root.join("maskflow.yaml"), manifest_text).unwrap();
+    let before = files(root);
+    for verb in ["validate", "plan", "apply"] {
+        let output = run(root, &[verb]);
+        let text = stderr(&output);
+        assert_eq!(code(&output), 1, "{case}: {verb} should fail:\n{text}");
+        let at = format!("maskflow.yaml:{position}");
+        assert!(text.contains(&at), "{case}: {verb} should point at {at}:\n{text}");
+        for needle in needles {
+            assert!(text.contains(needle), "{case}: {verb} should say {needle:?}:\n{text}");
+        }
+        assert!(!text.contains("panicked"), "{case}: {text}");
+    }
+    assert_eq!(files(root), before, "{case}: nothing may be written");
+}
+
+fn expectation(text: &str) -> (String, Vec<String>) {
+    let first = text.lines().next().unwrap();
+    let spec = first.strip_prefix("# expect: ").expect("an # expect: line");
+    let (position, rest) = spec.split_once(' ').unwrap_or((spec, ""));
+    let needles = rest
+        .split('|')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (position.to_owned(), needles)
+}
+
+#[test]
+fn corpus_of_broken_manifests() {
+    let corpus = repo().join("tests/broken");
+    let mut cases: Vec<_> = std::fs::read_dir(&corpus).unwrap().map(|e| e.unwrap().path()).collect();
+    cases.sort();
+    assert!(cases.len() >= 25);
+    for case in cases {
+        let text = std::fs::read_to_string(&case).unwrap();
+        let (position, needles) = expectation(&text);
+        let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+        assert_rejected(text.as_bytes(), &position, &needles, &case.file_name().unwrap().to_string_lossy());
+    }
+}
+
+#[test]
+fn hundred_thousand_deep_nesting_is_an_error_not_a_crash() {
+    let block = format!("version: 1\nimages:\n{}x\n", "- ".repeat(100_000));
+    assert_rejected(block.as_bytes(), "3:", &["budget"], "block nesting");
+    let flow = format!("version: 1\nimages: {}\n", "[".repeat(100_000));
+    assert_rejected(flow.as_bytes(), "2:", &[], "flow nesting");
+}
+
+#[test]
+fn fifty_megabyte_manifest_is_refused() {
+    let mut big = String::from("version: 1\nimages:\n");
+    while big.len() < 50 * 1024 * 1024 {
+        big.push_str("  - input: photos/chelsea.png\n");
+    }
+    assert_rejected(big.as_bytes(), "1:1", &["manifests are limited to"], "50 MB");
+}
+
+#[test]
+fn invalid_utf8_is_located() {
+    assert_rejected(b"version: 1\nimages:\n  - input: \xff.png\n", "3:12", &["not valid UTF-8"], "utf-8");
+}
+
+#[cfg(unix)]
+#[test]
+fn output_through_a_symlink_out_of_the_folder_is_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    let dir = scratch(&["chelsea.png"]);
+    let root = dir.path();
+    std::os::unix::fs::symlink(outside.path(), root.join("masks")).unwrap();
+    write(root, "maskflow.yaml", "version: 1\nimages:\n  - input: photos/chelsea.png\n");
+    let output = run(root, &["apply"]);
+    assert_eq!(code(&output), 1);
+    let text = stderr(&output);
+    assert!(text.contains("through the symlink `masks`"), "{text}");
+    assert!(text.contains("maskflow.yaml:3:5"), "{text}");
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn every_problem_is_reported_at_once_in_json_too() {
+    let dir = scratch(&["chelsea.png"]);
+    let root = dir.path();
+    write(
+        root,
+        "maskflow.yaml",
+        "version: 1\nimages:\n  - input: photos/nope.png\n  - input: photos/chelsea.png\n    output: \"{{ stme }}.png\"\n  - glob: \"*.gif\"\n",
+    );
+    let output = run(root, &["validate", "--format", "json"]);
+    assert_eq!(code(&output), 1);
+    let events = events(&output);
+    let diagnostics = events[0]["diagnostics"].as_array().unwrap();
+    let positions: Vec<(u64, u64)> = diagnostics
+        .iter()
+        .map(|d| (d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(positions, vec![(3, 12), (5, 17), (6, 13)], "{events:?}");
+}
+
+#[test]
+fn a_missing_manifest_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(dir.path(), &["plan"]);
+    assert_eq!(code(&output), 1);
+    assert!(stderr(&output).contains("maskflow init"), "{}", stderr(&output));
+}

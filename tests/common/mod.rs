@@ -1,0 +1,115 @@
+//! Shared helpers for the end-to-end tests: they run the real binary in a scratch folder.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_maskflow");
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A scratch folder with `photos/` holding the named example photographs.
+pub fn scratch(photos: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("photos")).unwrap();
+    for name in photos {
+        std::fs::copy(
+            repo().join("examples/photos").join(name),
+            dir.path().join("photos").join(name),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+/// Runs maskflow in `dir` and returns its output.
+pub fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("MASKFLOW_MANIFEST")
+        .env_remove("MASKFLOW_FORMAT")
+        .output()
+        .unwrap()
+}
+
+pub fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited normally")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The NDJSON events of a `--format json` run.
+pub fn events(output: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+pub fn events_of<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == kind).collect()
+}
+
+pub fn summary(events: &[Value]) -> Value {
+    events_of(events, "summary").last().copied().cloned().expect("a summary event")
+}
+
+/// Runs `apply --format json`, asserting the exit code, and returns its events.
+pub fn apply(dir: &Path, extra: &[&str], expected_code: i32) -> Vec<Value> {
+    let mut args = vec!["apply", "--format", "json"];
+    args.extend_from_slice(extra);
+    let output = run(dir, &args);
+    assert_eq!(code(&output), expected_code, "stderr: {}", stderr(&output));
+    events(&output)
+}
+
+/// `plan --format json`: the plan document.
+pub fn plan(dir: &Path) -> Value {
+    let output = run(dir, &["plan", "--format", "json"]);
+    assert_eq!(code(&output), 0, "stderr: {}", stderr(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The action planned for `key`, and its reasons.
+pub fn planned(plan: &Value, key: &str) -> (String, Vec<String>) {
+    let change = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == key)
+        .unwrap_or_else(|| panic!("{key} not in plan {plan}"));
+    let reasons = change["reasons"]
+        .as_array()
+        .map(|r| r.iter().map(|r| r["reason"].as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default();
+    (change["action"].as_str().unwrap().to_owned(), reasons)
+}
+
+/// Every file under `dir`, relative, sorted.
+pub fn files(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
