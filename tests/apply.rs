@@ -164,3 +164,27 @@ fn the_quickstart_example_validates_and_plans() {
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert!(stderr(&output).contains("is valid: 6 images"), "{}", stderr(&output));
 }
+
+#[test]
+fn init_writes_a_manifest_that_works() {
+    let dir = scratch(&["chelsea.png", "rocket.jpg"]);
+    let root = dir.path();
+    let output = run(root, &["init"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = std::fs::read_to_string(root.join("maskflow.yaml")).unwrap();
+    assert!(text.contains("glob: \"photos/*.png\"") && text.contains("glob: \"photos/*.jpg\""), "{text}");
+    assert_eq!(code(&run(root, &["validate"])), 0);
+    assert_eq!(code(&run(root, &["plan", "--detailed-exitcode"])), 2);
+
+    // It never overwrites a manifest unless told to.
+    let again = run(root, &["init"]);
+    assert_eq!(code(&again), 1);
+    assert!(stderr(&again).contains("--force"));
+    assert_eq!(code(&run(root, &["init", "--force"])), 0);
+
+    let empty = tempfile::tempdir().unwrap();
+    let none = run(empty.path(), &["init"]);
+    assert_eq!(code(&none), 1);
+    assert!(stderr(&none).contains("no PNG or JPEG images"));
+    assert!(!empty.path().join("maskflow.yaml").exists());
+}

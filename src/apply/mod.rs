@@ -168,6 +168,8 @@ fn run_pool(
     reporter: &mut dyn Reporter,
 ) -> Result<(), Error> {
     let workers = jobs.min(work.len());
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    engine::set_threads_per_job((cores / workers.max(1)).max(1));
     let queue = Mutex::new(work.into_iter());
     let stop = AtomicBool::new(false);
     let (sender, receiver) = mpsc::channel::<Message>();

@@ -87,10 +87,14 @@ impl LocalEngine {
             .run(tvec!(tensor.into_tvalue()))
             .map_err(|e| format!("{e:#}"))?;
         // Output 0 is the fused map d0, already a sigmoid probability.
-        let probabilities = outputs[0]
-            .as_slice::<f32>()
-            .map_err(|e| format!("{e:#}"))?;
-        let pixels = recipe::postprocess(&probabilities[..side * side], width, height);
+        let probabilities: Vec<f32> = outputs[0]
+            .to_plain_array_view::<f32>()
+            .map_err(|e| format!("{e:#}"))?
+            .iter()
+            .take(side * side)
+            .copied()
+            .collect();
+        let pixels = recipe::postprocess(&probabilities, width, height);
         Ok(GrayImage::from_raw(width, height, pixels).expect("postprocess returns width*height"))
     }
 }

@@ -73,6 +73,11 @@ pub fn engine(kind: EngineKind) -> Result<&'static dyn Engine, EngineError> {
     }
 }
 
+/// Shares the machine's cores among the images in flight.
+pub fn set_threads_per_job(threads: usize) {
+    local::set_threads(threads);
+}
+
 /// Applies the mask mode to a soft mask.
 pub fn finish_mask(mut soft: GrayImage, mode: MaskMode) -> GrayImage {
     if mode == MaskMode::Binary {

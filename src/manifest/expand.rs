@@ -319,7 +319,7 @@ impl<'a> Expansion<'a> {
         if !self.problems.is_empty() {
             self.problems.sort_by_key(|d| d.pos.byte);
             return Err(ManifestError::Invalid {
-                source: self.loaded.source.clone(),
+                file: self.loaded.source.clone(),
                 diagnostics: self.problems,
             });
         }

@@ -67,9 +67,9 @@ pub enum ManifestError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{} has {} problem{}", source.path.display(), diagnostics.len(), if diagnostics.len() == 1 { "" } else { "s" })]
+    #[error("{} has {} problem{}", file.path.display(), diagnostics.len(), if diagnostics.len() == 1 { "" } else { "s" })]
     Invalid {
-        source: Source,
+        file: Source,
         diagnostics: Vec<Diagnostic>,
     },
 }
@@ -132,7 +132,7 @@ pub fn load(path: &Path) -> Result<Loaded, ManifestError> {
     })?;
     let dir = manifest_dir(path);
     let invalid = |text: Arc<str>, diagnostics| ManifestError::Invalid {
-        source: Source {
+        file: Source {
             path: path.to_owned(),
             text,
         },

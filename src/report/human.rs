@@ -173,10 +173,10 @@ fn render_plan(plan: &Plan) -> String {
 
 fn render_invalid(error: &ManifestError) -> String {
     match error {
-        ManifestError::Invalid { source, diagnostics } => {
+        ManifestError::Invalid { file, diagnostics } => {
             let mut text = String::new();
             for diagnostic in diagnostics {
-                text.push_str(&render_diagnostic(source, diagnostic));
+                text.push_str(&render_diagnostic(file, diagnostic));
                 text.push('\n');
             }
             text.push_str(&format!("error: {error}"));

@@ -93,9 +93,9 @@ impl Reporter for Json {
 
 fn invalid(error: &ManifestError) -> Value {
     match error {
-        ManifestError::Invalid { source, diagnostics } => json!({
+        ManifestError::Invalid { file, diagnostics } => json!({
             "event": "invalid",
-            "manifest": source.path.display().to_string(),
+            "manifest": file.path.display().to_string(),
             "diagnostics": diagnostics.iter().map(|d| json!({
                 "line": d.pos.line,
                 "column": d.pos.column,
