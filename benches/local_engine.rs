@@ -57,7 +57,11 @@ fn main() {
             .collect();
         times.sort_by(f64::total_cmp);
         let median = times[times.len() / 2];
-        let name = std::path::Path::new(&path).file_name().unwrap().to_string_lossy().into_owned();
+        let name = std::path::Path::new(&path)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         println!(
             "{}",
             serde_json::json!({"runtime": "tract", "image": name, "median_ms": median, "runs": times.len(), "threads": threads})

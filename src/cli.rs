@@ -11,7 +11,13 @@ use crate::report::Format;
 #[command(name = "maskflow", version, about, max_term_width = 100)]
 pub struct Cli {
     /// The manifest to use; its lockfile sits beside it (maskflow.yaml -> maskflow.lock).
-    #[arg(short, long, global = true, default_value = "maskflow.yaml", env = "MASKFLOW_MANIFEST")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        default_value = "maskflow.yaml",
+        env = "MASKFLOW_MANIFEST"
+    )]
     pub manifest: PathBuf,
     /// Output format: human text on stderr, or JSON on stdout.
     #[arg(long, global = true, value_enum, default_value_t = Format::Human, env = "MASKFLOW_FORMAT")]

@@ -21,7 +21,9 @@ pub fn init(dir: &Path, force: bool, reporter: &mut dyn Reporter) -> Result<u8, 
         source,
     })?;
     if images.is_empty() {
-        return Err(Error::InitEmpty { dir: dir.to_owned() });
+        return Err(Error::InitEmpty {
+            dir: dir.to_owned(),
+        });
     }
     let text = starter_manifest(&images);
     fsutil::write_atomic(&path, text.as_bytes()).map_err(|source| Error::Io {
@@ -53,7 +55,13 @@ fn collect_images(
         if file_type.is_dir() && depth < MAX_DEPTH {
             collect_images(root, &entry.path(), depth + 1, found)?;
         } else if file_type.is_file() && is_image(&name) {
-            found.push(entry.path().strip_prefix(root).unwrap_or(&entry.path()).to_owned());
+            found.push(
+                entry
+                    .path()
+                    .strip_prefix(root)
+                    .unwrap_or(&entry.path())
+                    .to_owned(),
+            );
         }
     }
     Ok(())
@@ -71,10 +79,23 @@ fn starter_manifest(images: &[PathBuf]) -> String {
     let mut globs = BTreeSet::new();
     let mut stems: BTreeMap<(String, String), usize> = BTreeMap::new();
     for image in images {
-        let dir = image.parent().map(|d| d.to_string_lossy().replace('\\', "/")).unwrap_or_default();
-        let ext = image.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
-        let stem = image.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        globs.insert(if dir.is_empty() { format!("*.{ext}") } else { format!("{dir}/*.{ext}") });
+        let dir = image
+            .parent()
+            .map(|d| d.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_default();
+        let ext = image
+            .extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stem = image
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        globs.insert(if dir.is_empty() {
+            format!("*.{ext}")
+        } else {
+            format!("{dir}/*.{ext}")
+        });
         *stems.entry((dir, stem)).or_default() += 1;
     }
     let clash = stems.values().any(|&n| n > 1);

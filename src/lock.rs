@@ -280,7 +280,10 @@ mod tests {
             other => panic!("unexpected {other}"),
         }
         std::fs::write(&path, "{\"version\": 7, \"images\": {}}").unwrap();
-        assert!(matches!(LockStore::open(&path).unwrap_err(), LockError::Version { found: 7, .. }));
+        assert!(matches!(
+            LockStore::open(&path).unwrap_err(),
+            LockError::Version { found: 7, .. }
+        ));
     }
 
     #[test]

@@ -133,10 +133,7 @@ impl Plan {
 }
 
 /// Diffs `steps` (with what was observed on disk and what is desired) against `lock`.
-pub fn diff(
-    steps: Vec<(Step, Observation, Desired)>,
-    lock: &Lockfile,
-) -> Plan {
+pub fn diff(steps: Vec<(Step, Observation, Desired)>, lock: &Lockfile) -> Plan {
     let mut items = Vec::with_capacity(steps.len());
     let mut present = HashSet::new();
     for (step, observation, desired) in steps {
@@ -200,10 +197,7 @@ pub fn diff(
     Plan { items }
 }
 
-fn setting_changes(
-    old: &BTreeMap<String, String>,
-    new: &BTreeMap<String, String>,
-) -> Vec<Reason> {
+fn setting_changes(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Vec<Reason> {
     let names: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
     names
         .into_iter()
@@ -299,17 +293,27 @@ mod tests {
         if let Some(e) = entry {
             lock.images.insert("k".into(), e);
         }
-        diff(vec![(step("k"), obs, want)], &lock).items[0].action.clone()
+        diff(vec![(step("k"), obs, want)], &lock).items[0]
+            .action
+            .clone()
     }
 
     #[test]
     fn classifies_every_case() {
         let same = || locked("i1", "soft", "o1");
-        assert_eq!(action_for(None, observed("i1", None), desired("soft")), Action::Create);
-        assert_eq!(action_for(Some(same()), observed("i1", Some("o1")), desired("soft")), Action::Unchanged);
+        assert_eq!(
+            action_for(None, observed("i1", None), desired("soft")),
+            Action::Create
+        );
+        assert_eq!(
+            action_for(Some(same()), observed("i1", Some("o1")), desired("soft")),
+            Action::Unchanged
+        );
         assert_eq!(
             action_for(Some(same()), observed("i2", Some("o1")), desired("soft")),
-            Action::Update { reasons: vec![Reason::InputChanged] }
+            Action::Update {
+                reasons: vec![Reason::InputChanged]
+            }
         );
         assert_eq!(
             action_for(Some(same()), observed("i1", Some("o1")), desired("binary")),
@@ -323,25 +327,32 @@ mod tests {
         );
         assert_eq!(
             action_for(Some(same()), observed("i1", None), desired("soft")),
-            Action::Update { reasons: vec![Reason::OutputMissing] }
+            Action::Update {
+                reasons: vec![Reason::OutputMissing]
+            }
         );
         assert_eq!(
             action_for(Some(same()), observed("i1", Some("o2")), desired("soft")),
-            Action::Update { reasons: vec![Reason::OutputModified] }
+            Action::Update {
+                reasons: vec![Reason::OutputModified]
+            }
         );
         let mut failed = same();
         failed.job.state = JobState::Failed;
         failed.output = None;
         assert_eq!(
             action_for(Some(failed), observed("i1", None), desired("soft")),
-            Action::Update { reasons: vec![Reason::PreviousRunFailed] }
+            Action::Update {
+                reasons: vec![Reason::PreviousRunFailed]
+            }
         );
     }
 
     #[test]
     fn lock_entries_gone_from_the_manifest_are_orphaned() {
         let mut lock = Lockfile::default();
-        lock.images.insert("gone.png".into(), locked("i1", "soft", "o1"));
+        lock.images
+            .insert("gone.png".into(), locked("i1", "soft", "o1"));
         let plan = diff(vec![], &lock);
         assert_eq!(plan.items[0].action, Action::Orphaned);
         assert!(plan.has_changes());

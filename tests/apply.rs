@@ -22,44 +22,91 @@ fn reruns_exactly_what_changed() {
     // First run: every image is created, and the lockfile written.
     let first = apply(root, &[], 0);
     let s = summary(&first);
-    assert_eq!((s["created"].as_u64(), s["engine_runs"].as_u64()), (Some(4), Some(4)));
-    for (name, w, h) in [("chelsea", 451, 300), ("horse", 400, 328), ("camera", 512, 512), ("rocket", 640, 427)] {
+    assert_eq!(
+        (s["created"].as_u64(), s["engine_runs"].as_u64()),
+        (Some(4), Some(4))
+    );
+    for (name, w, h) in [
+        ("chelsea", 451, 300),
+        ("horse", 400, 328),
+        ("camera", 512, 512),
+        ("rocket", 640, 427),
+    ] {
         let mask = image::open(root.join(format!("masks/{name}.png"))).unwrap();
         assert_eq!(mask.color(), image::ColorType::L8, "{name} is grayscale");
-        assert_eq!((mask.width(), mask.height()), (w, h), "{name} keeps its size");
+        assert_eq!(
+            (mask.width(), mask.height()),
+            (w, h),
+            "{name} keeps its size"
+        );
     }
-    let binary = image::open(root.join("masks/rocket.png")).unwrap().to_luma8();
+    let binary = image::open(root.join("masks/rocket.png"))
+        .unwrap()
+        .to_luma8();
     assert!(binary.pixels().all(|p| p.0[0] == 0 || p.0[0] == 255));
-    assert!(binary.pixels().any(|p| p.0[0] == 255), "the rocket is found");
+    assert!(
+        binary.pixels().any(|p| p.0[0] == 255),
+        "the rocket is found"
+    );
     let lock = std::fs::read(root.join("maskflow.lock")).unwrap();
 
     // Second run: nothing to do, the engine never runs, the lockfile is byte-identical.
     assert_eq!(code(&run(root, &["plan", "--detailed-exitcode"])), 0);
     let second = apply(root, &[], 0);
     let s = summary(&second);
-    assert_eq!((s["unchanged"].as_u64(), s["engine_runs"].as_u64()), (Some(4), Some(0)));
+    assert_eq!(
+        (s["unchanged"].as_u64(), s["engine_runs"].as_u64()),
+        (Some(4), Some(0))
+    );
     assert!(events_of(&second, "started").is_empty());
     assert_eq!(std::fs::read(root.join("maskflow.lock")).unwrap(), lock);
-    let lock_mtime = std::fs::metadata(root.join("maskflow.lock")).unwrap().modified().unwrap();
+    let lock_mtime = std::fs::metadata(root.join("maskflow.lock"))
+        .unwrap()
+        .modified()
+        .unwrap();
 
     // Touch one image's bytes: exactly that one reruns.
-    let mut cat = image::open(root.join("photos/chelsea.png")).unwrap().to_rgb8();
+    let mut cat = image::open(root.join("photos/chelsea.png"))
+        .unwrap()
+        .to_rgb8();
     cat.get_pixel_mut(0, 0).0 = [1, 2, 3];
     cat.save(root.join("photos/chelsea.png")).unwrap();
     assert_eq!(code(&run(root, &["plan", "--detailed-exitcode"])), 2);
-    assert_eq!(planned(&plan(root), "masks/chelsea.png"), ("update".into(), vec!["input_changed".into()]));
+    assert_eq!(
+        planned(&plan(root), "masks/chelsea.png"),
+        ("update".into(), vec!["input_changed".into()])
+    );
     let third = apply(root, &[], 0);
-    let finished: Vec<_> = events_of(&third, "finished").iter().map(|e| e["key"].clone()).collect();
+    let finished: Vec<_> = events_of(&third, "finished")
+        .iter()
+        .map(|e| e["key"].clone())
+        .collect();
     assert_eq!(finished, vec!["masks/chelsea.png"]);
     assert_eq!(summary(&third)["engine_runs"], 1);
-    assert_ne!(std::fs::metadata(root.join("maskflow.lock")).unwrap().modified().unwrap(), lock_mtime);
+    assert_ne!(
+        std::fs::metadata(root.join("maskflow.lock"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        lock_mtime
+    );
 
     // Change `mask:` for one image: exactly that one reruns, and says why.
-    write(root, "maskflow.yaml", &MANIFEST.replace("mask: binary", "mask: soft"));
+    write(
+        root,
+        "maskflow.yaml",
+        &MANIFEST.replace("mask: binary", "mask: soft"),
+    );
     let (action, reasons) = planned(&plan(root), "masks/rocket.png");
-    assert_eq!((action.as_str(), reasons), ("update", vec!["setting_changed".to_owned()]));
+    assert_eq!(
+        (action.as_str(), reasons),
+        ("update", vec!["setting_changed".to_owned()])
+    );
     let human = stderr(&run(root, &["plan"]));
-    assert!(human.contains("setting mask changed (binary -> soft)"), "{human}");
+    assert!(
+        human.contains("setting mask changed (binary -> soft)"),
+        "{human}"
+    );
     let fourth = apply(root, &[], 0);
     assert_eq!(summary(&fourth)["engine_runs"], 1);
     assert_eq!(events_of(&fourth, "finished")[0]["key"], "masks/rocket.png");
@@ -68,8 +115,14 @@ fn reruns_exactly_what_changed() {
     std::fs::remove_file(root.join("masks/horse.png")).unwrap();
     std::fs::write(root.join("masks/camera.png"), b"scribbled over").unwrap();
     let plan_now = plan(root);
-    assert_eq!(planned(&plan_now, "masks/horse.png").1, vec!["output_missing"]);
-    assert_eq!(planned(&plan_now, "masks/camera.png").1, vec!["output_modified"]);
+    assert_eq!(
+        planned(&plan_now, "masks/horse.png").1,
+        vec!["output_missing"]
+    );
+    assert_eq!(
+        planned(&plan_now, "masks/camera.png").1,
+        vec!["output_modified"]
+    );
     let fifth = apply(root, &[], 0);
     assert_eq!(summary(&fifth)["engine_runs"], 2);
 
@@ -86,21 +139,40 @@ fn reruns_exactly_what_changed() {
 fn orphans_leave_the_lock_and_prune_deletes_their_masks() {
     let dir = scratch(&["chelsea.png", "horse.png"]);
     let root = dir.path();
-    write(root, "maskflow.yaml", "version: 1\nimages:\n  - input: photos/chelsea.png\n  - input: photos/horse.png\n");
+    write(
+        root,
+        "maskflow.yaml",
+        "version: 1\nimages:\n  - input: photos/chelsea.png\n  - input: photos/horse.png\n",
+    );
     apply(root, &["--jobs", "2"], 0);
-    write(root, "maskflow.yaml", "version: 1\nimages:\n  - input: photos/chelsea.png\n");
+    write(
+        root,
+        "maskflow.yaml",
+        "version: 1\nimages:\n  - input: photos/chelsea.png\n",
+    );
     assert_eq!(planned(&plan(root), "masks/horse.png").0, "orphaned");
     let events = apply(root, &[], 0);
     assert_eq!(summary(&events)["removed"], 1);
     assert_eq!(summary(&events)["engine_runs"], 0);
-    assert!(root.join("masks/horse.png").exists(), "without --prune the mask stays");
+    assert!(
+        root.join("masks/horse.png").exists(),
+        "without --prune the mask stays"
+    );
     let lock = std::fs::read_to_string(root.join("maskflow.lock")).unwrap();
     assert!(!lock.contains("horse"));
 
     // Bring it back, then drop it again with --prune.
-    write(root, "maskflow.yaml", "version: 1\nimages:\n  - input: photos/chelsea.png\n  - input: photos/horse.png\n");
+    write(
+        root,
+        "maskflow.yaml",
+        "version: 1\nimages:\n  - input: photos/chelsea.png\n  - input: photos/horse.png\n",
+    );
     apply(root, &[], 0);
-    write(root, "maskflow.yaml", "version: 1\nimages:\n  - input: photos/chelsea.png\n");
+    write(
+        root,
+        "maskflow.yaml",
+        "version: 1\nimages:\n  - input: photos/chelsea.png\n",
+    );
     let events = apply(root, &["--prune"], 0);
     assert_eq!(summary(&events)["pruned"], 1);
     assert!(!root.join("masks/horse.png").exists());
@@ -111,7 +183,11 @@ fn orphans_leave_the_lock_and_prune_deletes_their_masks() {
 fn only_and_force_select_images() {
     let dir = scratch(&["chelsea.png", "horse.png"]);
     let root = dir.path();
-    write(root, "maskflow.yaml", "version: 1\nimages:\n  - glob: \"photos/*.png\"\n");
+    write(
+        root,
+        "maskflow.yaml",
+        "version: 1\nimages:\n  - glob: \"photos/*.png\"\n",
+    );
     let events = apply(root, &["--only", "masks/horse.png"], 0);
     assert_eq!(summary(&events)["created"], 1);
     assert_eq!(summary(&events)["skipped"], 1);
@@ -119,7 +195,10 @@ fn only_and_force_select_images() {
 
     // --only also matches the input path.
     let events = apply(root, &["--only", "photos/chel*"], 0);
-    assert_eq!(events_of(&events, "finished")[0]["key"], "masks/chelsea.png");
+    assert_eq!(
+        events_of(&events, "finished")[0]["key"],
+        "masks/chelsea.png"
+    );
 
     let events = apply(root, &["--force", "masks/chelsea.png"], 0);
     let finished = events_of(&events, "finished");
@@ -133,36 +212,68 @@ fn a_failed_image_does_not_stop_the_others() {
     let dir = scratch(&["chelsea.png", "horse.png"]);
     let root = dir.path();
     std::fs::write(root.join("photos/broken.png"), b"this is not a PNG").unwrap();
-    write(root, "maskflow.yaml", "version: 1\nimages:\n  - glob: \"photos/*.png\"\n");
+    write(
+        root,
+        "maskflow.yaml",
+        "version: 1\nimages:\n  - glob: \"photos/*.png\"\n",
+    );
     let events = apply(root, &[], 1);
     let failed = events_of(&events, "failed");
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["key"], "masks/broken.png");
     assert_eq!(failed[0]["input"], "photos/broken.png");
-    assert!(failed[0]["error"].as_str().unwrap().contains("photos/broken.png"), "{}", failed[0]);
-    assert_eq!((failed[0]["line"].as_u64(), failed[0]["column"].as_u64()), (Some(3), Some(5)));
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("photos/broken.png"),
+        "{}",
+        failed[0]
+    );
+    assert_eq!(
+        (failed[0]["line"].as_u64(), failed[0]["column"].as_u64()),
+        (Some(3), Some(5))
+    );
     let s = summary(&events);
-    assert_eq!((s["created"].as_u64(), s["failed"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (s["created"].as_u64(), s["failed"].as_u64()),
+        (Some(2), Some(1))
+    );
     assert!(!root.join("masks/broken.png").exists());
 
     // The failure is recorded, and the next plan retries it (and only it).
-    let lock: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("maskflow.lock")).unwrap()).unwrap();
+    let lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("maskflow.lock")).unwrap()).unwrap();
     assert_eq!(lock["images"]["masks/broken.png"]["job"]["state"], "failed");
     let plan_now = plan(root);
-    assert_eq!(planned(&plan_now, "masks/broken.png").1, vec!["previous_run_failed"]);
+    assert_eq!(
+        planned(&plan_now, "masks/broken.png").1,
+        vec!["previous_run_failed"]
+    );
     assert_eq!(planned(&plan_now, "masks/horse.png").0, "unchanged");
 
     // Human output names the image too.
     let output = run(root, &["apply"]);
     assert_eq!(code(&output), 1);
-    assert!(stderr(&output).contains("failed masks/broken.png from photos/broken.png"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("failed masks/broken.png from photos/broken.png"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn the_quickstart_example_validates_and_plans() {
-    let output = run(&repo(), &["validate", "--manifest", "examples/maskflow.yaml"]);
+    let output = run(
+        &repo(),
+        &["validate", "--manifest", "examples/maskflow.yaml"],
+    );
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert!(stderr(&output).contains("is valid: 6 images"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("is valid: 6 images"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -172,7 +283,10 @@ fn init_writes_a_manifest_that_works() {
     let output = run(root, &["init"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let text = std::fs::read_to_string(root.join("maskflow.yaml")).unwrap();
-    assert!(text.contains("glob: \"photos/*.png\"") && text.contains("glob: \"photos/*.jpg\""), "{text}");
+    assert!(
+        text.contains("glob: \"photos/*.png\"") && text.contains("glob: \"photos/*.jpg\""),
+        "{text}"
+    );
     assert_eq!(code(&run(root, &["validate"])), 0);
     assert_eq!(code(&run(root, &["plan", "--detailed-exitcode"])), 2);
 

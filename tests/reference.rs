@@ -5,8 +5,17 @@ use maskflow::engine::local::LocalEngine;
 
 fn mean_abs_diff(a: &[u8], b: &[u8]) -> (f64, u8) {
     assert_eq!(a.len(), b.len());
-    let total: u64 = a.iter().zip(b).map(|(x, y)| u64::from(x.abs_diff(*y))).sum();
-    let max = a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0);
+    let total: u64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
+    let max = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| x.abs_diff(*y))
+        .max()
+        .unwrap_or(0);
     (total as f64 / a.len() as f64, max)
 }
 
@@ -14,9 +23,14 @@ fn compare(name: &str) -> (f64, u8) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let engine = LocalEngine::shared().expect("the embedded model loads");
     // As in the reference: no EXIF orientation, alpha dropped, grey replicated.
-    let rgb = image::open(root.join("examples/photos").join(name)).unwrap().to_rgb8();
+    let rgb = image::open(root.join("examples/photos").join(name))
+        .unwrap()
+        .to_rgb8();
     let ours = engine.soft_mask(&rgb).unwrap();
-    let stem = std::path::Path::new(name).file_stem().unwrap().to_string_lossy();
+    let stem = std::path::Path::new(name)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy();
     let reference = image::open(root.join(format!("tests/data/reference/{stem}.png")))
         .unwrap()
         .to_luma8();
@@ -26,10 +40,19 @@ fn compare(name: &str) -> (f64, u8) {
 
 #[test]
 fn png_masks_match_the_reference_recipe() {
-    for name in ["astronaut.png", "camera.png", "chelsea.png", "coffee.png", "horse.png"] {
+    for name in [
+        "astronaut.png",
+        "camera.png",
+        "chelsea.png",
+        "coffee.png",
+        "horse.png",
+    ] {
         let (mean, max) = compare(name);
         eprintln!("{name}: mean abs diff {mean:.4}, max {max}");
-        assert!(mean <= 0.05, "{name}: mean abs diff {mean} > 0.05 grey levels");
+        assert!(
+            mean <= 0.05,
+            "{name}: mean abs diff {mean} > 0.05 grey levels"
+        );
     }
 }
 

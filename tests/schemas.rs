@@ -4,7 +4,9 @@
 use std::path::Path;
 
 fn check(file: &str, fresh: String) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(file);
     if std::env::var_os("UPDATE_SCHEMAS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &fresh).unwrap();
@@ -33,8 +35,20 @@ fn lock_schema_is_committed_and_current() {
 #[test]
 fn schema_command_prints_the_committed_schemas() {
     let bin = env!("CARGO_BIN_EXE_maskflow");
-    let manifest = std::process::Command::new(bin).arg("schema").output().unwrap();
-    assert_eq!(String::from_utf8(manifest.stdout).unwrap(), maskflow::manifest::schema_json());
-    let lock = std::process::Command::new(bin).args(["schema", "--lock"]).output().unwrap();
-    assert_eq!(String::from_utf8(lock.stdout).unwrap(), maskflow::lock::schema_json());
+    let manifest = std::process::Command::new(bin)
+        .arg("schema")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(manifest.stdout).unwrap(),
+        maskflow::manifest::schema_json()
+    );
+    let lock = std::process::Command::new(bin)
+        .args(["schema", "--lock"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(lock.stdout).unwrap(),
+        maskflow::lock::schema_json()
+    );
 }

@@ -53,8 +53,14 @@ struct Work {
 }
 
 enum Message {
-    Started { key: String },
-    Done { work: Work, result: Result<Done, String>, submitted_at: String },
+    Started {
+        key: String,
+    },
+    Done {
+        work: Box<Work>,
+        result: Result<Done, String>,
+        submitted_at: String,
+    },
 }
 
 struct Done {
@@ -85,16 +91,34 @@ pub fn apply(
             action => action,
         };
         match (action, item.step, item.desired) {
-            (Action::Orphaned, _, _) => remove_orphan(&item.key, store, manifest_dir, options.prune, &mut summary, reporter)?,
+            (Action::Orphaned, _, _) => remove_orphan(
+                &item.key,
+                store,
+                manifest_dir,
+                options.prune,
+                &mut summary,
+                reporter,
+            )?,
             (Action::Unchanged, _, _) => summary.unchanged += 1,
-            (action, Some(step), Some(desired)) => work.push(Work { step, action, desired }),
+            (action, Some(step), Some(desired)) => work.push(Work {
+                step,
+                action,
+                desired,
+            }),
             (_, _, _) => unreachable!("create and update items always carry their step"),
         }
     }
     store.save()?;
     let engines = load_engines(&work)?;
     reporter.report(Event::ApplyStarted { to_run: work.len() });
-    run_pool(work, &engines, options.jobs.max(1), store, &mut summary, reporter)?;
+    run_pool(
+        work,
+        &engines,
+        options.jobs.max(1),
+        store,
+        &mut summary,
+        reporter,
+    )?;
     summary.seconds = started.elapsed().as_secs_f64();
     reporter.report(Event::Summary(&summary));
     Ok(summary)
@@ -189,7 +213,7 @@ fn run_pool(
                     let submitted_at = now();
                     let result = run_one(&work.step, engines[&work.step.engine]);
                     let _ = sender.send(Message::Done {
-                        work,
+                        work: Box::new(work),
                         result,
                         submitted_at,
                     });
@@ -205,7 +229,7 @@ fn run_pool(
                     result,
                     submitted_at,
                 } => {
-                    if let Err(e) = record(work, result, submitted_at, store, summary, reporter) {
+                    if let Err(e) = record(*work, result, submitted_at, store, summary, reporter) {
                         // Without a lockfile, further work would be done and then forgotten.
                         stop.store(true, Ordering::Relaxed);
                         fatal.get_or_insert(e);
@@ -282,7 +306,8 @@ fn record(
         Ok(done) => {
             // The fingerprint covers the bytes actually masked, which may differ from those
             // planned if the file changed meanwhile; the next plan then sees the change.
-            let fingerprint = crate::lock::fingerprint(&done.input.digest, &desired.settings, &desired.engine);
+            let fingerprint =
+                crate::lock::fingerprint(&done.input.digest, &desired.settings, &desired.engine);
             store.lock.images.insert(
                 step.key.clone(),
                 LockEntry {
@@ -355,5 +380,7 @@ fn record(
 }
 
 fn now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }

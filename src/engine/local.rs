@@ -81,7 +81,8 @@ impl LocalEngine {
         let (width, height) = rgb.dimensions();
         let side = recipe::SIDE as usize;
         let input = recipe::preprocess(rgb.as_raw(), width, height);
-        let tensor = Tensor::from_shape(&[1, 3, side, side], &input).map_err(|e| format!("{e:#}"))?;
+        let tensor =
+            Tensor::from_shape(&[1, 3, side, side], &input).map_err(|e| format!("{e:#}"))?;
         let outputs = self
             .model
             .run(tvec!(tensor.into_tvalue()))

@@ -30,9 +30,7 @@ pub enum EngineError {
 impl EngineError {
     pub fn hint(&self) -> Option<String> {
         match self {
-            EngineError::Decode { .. } => {
-                Some("inputs must be PNG or JPEG images".to_owned())
-            }
+            EngineError::Decode { .. } => Some("inputs must be PNG or JPEG images".to_owned()),
             EngineError::ModelDigest { .. } => {
                 Some("the binary is damaged; rebuild or reinstall maskflow".to_owned())
             }

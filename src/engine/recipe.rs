@@ -31,10 +31,16 @@ pub fn preprocess(rgb: &[u8], width: u32, height: u32) -> Vec<f32> {
 /// Min-max normalization in f32, times 255, truncated (NumPy's `astype(uint8)`), then
 /// Pillow-exact Lanczos back to `width` x `height`.
 pub fn postprocess(probabilities: &[f32], width: u32, height: u32) -> Vec<u8> {
-    assert_eq!(probabilities.len(), PIXELS, "the model returns a 320x320 map");
+    assert_eq!(
+        probabilities.len(),
+        PIXELS,
+        "the model returns a 320x320 map"
+    );
     let (min, max) = probabilities
         .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &p| {
+            (lo.min(p), hi.max(p))
+        });
     let range = max - min;
     let small: Vec<u8> = if range > 0.0 && range.is_finite() {
         probabilities

@@ -180,7 +180,11 @@ impl<'a> Expansion<'a> {
         let paths = match glob::glob_with(&pattern, options) {
             Ok(paths) => paths,
             Err(e) => {
-                self.problem_at(pointer, &format!("invalid glob `{rendered}`: {}", e.msg), None);
+                self.problem_at(
+                    pointer,
+                    &format!("invalid glob `{rendered}`: {}", e.msg),
+                    None,
+                );
                 return None;
             }
         };
@@ -405,7 +409,11 @@ fn normalize_lexically(raw: &str) -> String {
         }
     }
     let joined = parts.join("/");
-    if absolute { format!("/{joined}") } else { joined }
+    if absolute {
+        format!("/{joined}")
+    } else {
+        joined
+    }
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -433,7 +441,15 @@ mod tests {
     #[test]
     fn image_values_split_the_path() {
         let v = image_values("photos/cat.jpg", None);
-        assert_eq!((v.name.as_str(), v.dir.as_str(), v.stem.as_str(), v.ext.as_str()), ("cat", "photos", "cat", "jpg"));
+        assert_eq!(
+            (
+                v.name.as_str(),
+                v.dir.as_str(),
+                v.stem.as_str(),
+                v.ext.as_str()
+            ),
+            ("cat", "photos", "cat", "jpg")
+        );
         let v = image_values("cat.png", Some("kitty"));
         assert_eq!((v.name.as_str(), v.dir.as_str()), ("kitty", "."));
     }

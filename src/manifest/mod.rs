@@ -169,7 +169,10 @@ pub fn load(path: &Path) -> Result<Loaded, ManifestError> {
                 message: "the manifest is not valid UTF-8".to_owned(),
                 hint: None,
             };
-            return Err(invalid(String::from_utf8_lossy(&bytes).into(), vec![diagnostic]));
+            return Err(invalid(
+                String::from_utf8_lossy(&bytes).into(),
+                vec![diagnostic],
+            ));
         }
     };
     let root = yaml::parse(&text).map_err(|failure| {

@@ -74,7 +74,9 @@ fn diagnose(error: &ValidationError<'_>, root: &Spanned<Node>, source: &str) -> 
             ),
             hint: None,
         },
-        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::Enum { .. } => {
+        ValidationErrorKind::OneOfNotValid { .. }
+        | ValidationErrorKind::AnyOf { .. }
+        | ValidationErrorKind::Enum { .. } => {
             let choices = enum_choices(schema_here);
             let given = error.instance().as_str().unwrap_or_default().to_owned();
             if choices.is_empty() {
@@ -83,11 +85,7 @@ fn diagnose(error: &ValidationError<'_>, root: &Spanned<Node>, source: &str) -> 
             Diagnostic {
                 pos: node_pos,
                 len: node_len,
-                message: format!(
-                    "{} is not one of: {}",
-                    error.instance(),
-                    choices.join(", ")
-                ),
+                message: format!("{} is not one of: {}", error.instance(), choices.join(", ")),
                 hint: did_you_mean(&given, &choices).map(|best| format!("did you mean `{best}`?")),
             }
         }
@@ -99,7 +97,10 @@ fn plain(error: &ValidationError<'_>, pos: Pos, len: usize, pointer: &str) -> Di
     let place = if pointer.is_empty() {
         String::new()
     } else {
-        format!(" (at `{}`)", pointer.trim_start_matches('/').replace('/', "."))
+        format!(
+            " (at `{}`)",
+            pointer.trim_start_matches('/').replace('/', ".")
+        )
     };
     Diagnostic {
         pos,
@@ -139,23 +140,30 @@ fn schema_at(schema_path: &str) -> Option<&'static Value> {
     Some(here)
 }
 
+/// The allowed strings of an enum-like schema: `enum`, `const` branches of `oneOf`/`anyOf`,
+/// and (for optional fields) the enum behind a `$ref` branch.
 fn enum_choices(schema: Option<&Value>) -> Vec<String> {
     let Some(schema) = schema else {
         return Vec::new();
     };
-    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-        return values.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        return enum_choices(reference.strip_prefix('#').and_then(|p| SCHEMA.pointer(p)));
     }
-    schema
-        .get("oneOf")
-        .and_then(Value::as_array)
-        .map(|branches| {
-            branches
-                .iter()
-                .filter_map(|b| b.get("const").and_then(Value::as_str).map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+    if let Some(constant) = schema.get("const").and_then(Value::as_str) {
+        return vec![constant.to_owned()];
+    }
+    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        return values
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+    }
+    ["oneOf", "anyOf"]
+        .iter()
+        .filter_map(|k| schema.get(*k).and_then(Value::as_array))
+        .flatten()
+        .flat_map(|branch| enum_choices(Some(branch)))
+        .collect()
 }
 
 /// The closest candidate, if it is close enough to be a plausible typo.

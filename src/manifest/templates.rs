@@ -44,7 +44,11 @@ impl Templates {
     }
 
     /// Renders `template`; without `image`, only `vars` and `env()` are defined.
-    pub fn render(&self, template: &str, image: Option<&ImageValues>) -> Result<String, TemplateError> {
+    pub fn render(
+        &self,
+        template: &str,
+        image: Option<&ImageValues>,
+    ) -> Result<String, TemplateError> {
         let ctx = match image {
             Some(i) => context! {
                 vars => self.vars.clone(),
@@ -109,7 +113,10 @@ mod tests {
         vars.insert("out".to_owned(), VarValue::String("masks".into()));
         let t = Templates::new(&vars);
         let out = t
-            .render("{{ vars.out }}/{{ dir }}/{{ stem }}.{{ ext }}.png", Some(&image()))
+            .render(
+                "{{ vars.out }}/{{ dir }}/{{ stem }}.{{ ext }}.png",
+                Some(&image()),
+            )
             .unwrap();
         assert_eq!(out, "masks/photos/cat.jpg.png");
     }
@@ -117,7 +124,9 @@ mod tests {
     #[test]
     fn undefined_names_are_errors_with_their_range() {
         let t = Templates::new(&BTreeMap::new());
-        let err = t.render("masks/{{ stme }}.png", Some(&image())).unwrap_err();
+        let err = t
+            .render("masks/{{ stme }}.png", Some(&image()))
+            .unwrap_err();
         assert_eq!(err.range, 9..13);
         assert!(err.message.contains("undefined"), "{}", err.message);
     }
@@ -142,6 +151,9 @@ mod tests {
     #[test]
     fn runaway_templates_run_out_of_fuel() {
         let t = Templates::new(&BTreeMap::new());
-        assert!(t.render("{% for i in range(10000000) %}x{% endfor %}", None).is_err());
+        assert!(
+            t.render("{% for i in range(10000000) %}x{% endfor %}", None)
+                .is_err()
+        );
     }
 }

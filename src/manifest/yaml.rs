@@ -104,13 +104,17 @@ pub fn parse(source: &str) -> Result<Spanned<Node>, ParseFailure> {
             max_depth: 64,
         },
     };
-    let root: Spanned<Node> = serde_saphyr::from_str_with_options(source, options).map_err(|e| {
-        let pos = e.location().map(|l| pos_of(source, &l)).unwrap_or(Pos::START);
-        ParseFailure {
-            pos,
-            message: describe_parse_error(&e),
-        }
-    })?;
+    let root: Spanned<Node> =
+        serde_saphyr::from_str_with_options(source, options).map_err(|e| {
+            let pos = e
+                .location()
+                .map(|l| pos_of(source, &l))
+                .unwrap_or(Pos::START);
+            ParseFailure {
+                pos,
+                message: describe_parse_error(&e),
+            }
+        })?;
     if matches!(root.value, Node::Null) {
         return Err(ParseFailure {
             pos: Pos::START,
@@ -122,16 +126,21 @@ pub fn parse(source: &str) -> Result<Spanned<Node>, ParseFailure> {
 
 fn describe_parse_error(e: &serde_saphyr::Error) -> String {
     let text = e.without_snippet().to_string();
-    // The crate's message may end with its own position; ours is shown separately.
     let first = text.lines().next().unwrap_or("invalid YAML").trim();
-    let first = first
-        .rsplit_once(" at line ")
-        .map_or(first, |(message, _)| message);
-    if first.contains("budget breached") {
-        format!("{first} (the manifest nests too deeply or expands too many aliases)")
-    } else {
-        first.to_owned()
+    if let Some(rest) = first.split("budget breached: ").nth(1) {
+        let limit = rest.split([' ', '{']).next().unwrap_or(rest);
+        return format!(
+            "YAML budget exceeded ({limit}): the manifest nests too deeply or expands too many aliases"
+        );
     }
+    // The position is shown separately, with a snippet; the policy advice names an API.
+    let first = first
+        .split_once(", set DuplicateKeyPolicy")
+        .map_or(first, |(message, _)| message);
+    first
+        .split_once(" at line ")
+        .map_or(first, |(message, _)| message)
+        .to_owned()
 }
 
 /// Converts a parser location to our position, with a byte offset into `source`.

@@ -73,7 +73,11 @@ impl Reporter for Human {
                     bar.set_message(key.to_owned());
                 }
             }
-            Event::Finished { step, action, output } => {
+            Event::Finished {
+                step,
+                action,
+                output,
+            } => {
                 let verb = match action {
                     Action::Create => "created",
                     _ => "updated",
@@ -95,11 +99,16 @@ impl Reporter for Human {
                     bar.inc(1);
                 }
             }
-            Event::Removed { key, pruned, kept_modified } => {
+            Event::Removed {
+                key,
+                pruned,
+                kept_modified,
+            } => {
                 let what = if pruned {
                     "removed from the lockfile and deleted".to_owned()
                 } else if kept_modified {
-                    "removed from the lockfile; the mask was modified since, so it was kept".to_owned()
+                    "removed from the lockfile; the mask was modified since, so it was kept"
+                        .to_owned()
                 } else {
                     "removed from the lockfile (the mask is kept; --prune deletes it)".to_owned()
                 };
@@ -147,7 +156,11 @@ fn render_plan(plan: &Plan) -> String {
                 "~",
                 format!(
                     "update: {}",
-                    reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                    reasons
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ),
             Action::Unchanged => (" ", "unchanged".to_owned()),
@@ -165,7 +178,11 @@ fn render_plan(plan: &Plan) -> String {
         text.push_str(&format!(
             "No changes: {} mask{} up to date.",
             counts.unchanged,
-            if counts.unchanged == 1 { " is" } else { "s are" }
+            if counts.unchanged == 1 {
+                " is"
+            } else {
+                "s are"
+            }
         ));
     }
     text
@@ -199,7 +216,10 @@ pub fn render_diagnostic(source: &Source, d: &Diagnostic) -> String {
         .take(d.pos.column.saturating_sub(1))
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
-    let remaining = line.chars().count().saturating_sub(d.pos.column.saturating_sub(1));
+    let remaining = line
+        .chars()
+        .count()
+        .saturating_sub(d.pos.column.saturating_sub(1));
     let carets = "^".repeat(d.len.min(remaining.max(1)).max(1));
     let mut text = format!(
         "error: {}\n{pad}--> {}:{}:{}\n{pad} |\n{line_no} | {line}\n{pad} | {prefix}{carets}",

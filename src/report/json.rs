@@ -50,7 +50,11 @@ impl Reporter for Json {
             Event::Plan(plan) => plan_document(plan),
             Event::ApplyStarted { to_run } => json!({"event": "apply_started", "to_run": to_run}),
             Event::Started { key } => json!({"event": "started", "key": key}),
-            Event::Finished { step, action, output } => json!({
+            Event::Finished {
+                step,
+                action,
+                output,
+            } => json!({
                 "event": "finished",
                 "key": step.key,
                 "input": step.input_source,
@@ -65,7 +69,11 @@ impl Reporter for Json {
                 "line": step.origin.line,
                 "column": step.origin.column,
             }),
-            Event::Removed { key, pruned, kept_modified } => json!({
+            Event::Removed {
+                key,
+                pruned,
+                kept_modified,
+            } => json!({
                 "event": "removed",
                 "key": key,
                 "pruned": pruned,

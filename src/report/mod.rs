@@ -28,16 +28,37 @@ pub enum Event<'a> {
     Invalid(&'a ManifestError),
     /// A command failed.
     Failure(&'a crate::Error),
-    Valid { manifest: &'a Path, images: usize },
+    Valid {
+        manifest: &'a Path,
+        images: usize,
+    },
     Plan(&'a Plan),
-    ApplyStarted { to_run: usize },
-    Started { key: &'a str },
-    Finished { step: &'a Step, action: &'a Action, output: &'a OutputRecord },
-    Failed { step: &'a Step, error: &'a str },
-    Removed { key: &'a str, pruned: bool, kept_modified: bool },
+    ApplyStarted {
+        to_run: usize,
+    },
+    Started {
+        key: &'a str,
+    },
+    Finished {
+        step: &'a Step,
+        action: &'a Action,
+        output: &'a OutputRecord,
+    },
+    Failed {
+        step: &'a Step,
+        error: &'a str,
+    },
+    Removed {
+        key: &'a str,
+        pruned: bool,
+        kept_modified: bool,
+    },
     Summary(&'a Summary),
     /// A file written by `init`.
-    Wrote { path: &'a Path, images: usize },
+    Wrote {
+        path: &'a Path,
+        images: usize,
+    },
     /// A document to print as is (schemas).
     Document(&'a str),
 }

@@ -62,7 +62,11 @@ pub fn events_of<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
 }
 
 pub fn summary(events: &[Value]) -> Value {
-    events_of(events, "summary").last().copied().cloned().expect("a summary event")
+    events_of(events, "summary")
+        .last()
+        .copied()
+        .cloned()
+        .expect("a summary event")
 }
 
 /// Runs `apply --format json`, asserting the exit code, and returns its events.
@@ -91,7 +95,11 @@ pub fn planned(plan: &Value, key: &str) -> (String, Vec<String>) {
         .unwrap_or_else(|| panic!("{key} not in plan {plan}"));
     let reasons = change["reasons"]
         .as_array()
-        .map(|r| r.iter().map(|r| r["reason"].as_str().unwrap().to_owned()).collect())
+        .map(|r| {
+            r.iter()
+                .map(|r| r["reason"].as_str().unwrap().to_owned())
+                .collect()
+        })
         .unwrap_or_default();
     (change["action"].as_str().unwrap().to_owned(), reasons)
 }
@@ -104,7 +112,12 @@ pub fn files(dir: &Path) -> Vec<String> {
             if path.is_dir() {
                 walk(root, &path, out);
             } else {
-                out.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+                out.push(
+                    path.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
             }
         }
     }
