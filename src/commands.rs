@@ -42,9 +42,7 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn load(cli: &Cli) -> Result<(Loaded, Vec<Step>), Error> {
-    let loaded = manifest::load(&cli.manifest)?;
-    let steps = manifest::expand(&loaded)?;
-    Ok((loaded, steps))
+    Ok(manifest::load(&cli.manifest)?)
 }
 
 fn validate(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {

@@ -302,3 +302,48 @@ fn init_writes_a_manifest_that_works() {
     assert!(stderr(&none).contains("no PNG or JPEG images"));
     assert!(!empty.path().join("maskflow.yaml").exists());
 }
+
+#[test]
+fn a_killed_run_keeps_what_it_finished() {
+    use std::io::BufRead;
+    let dir = scratch(&["chelsea.png", "horse.png", "camera.png", "coffee.png"]);
+    let root = dir.path();
+    write(
+        root,
+        "maskflow.yaml",
+        "version: 1\nimages:\n  - glob: \"photos/*.png\"\n",
+    );
+    let mut child = std::process::Command::new(BIN)
+        .args(["apply", "--jobs", "1", "--format", "json"])
+        .current_dir(root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    for line in stdout.lines() {
+        let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if event["event"] == "finished" {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The lockfile is whole and holds what finished; every mask on disk is complete.
+    let lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("maskflow.lock")).unwrap()).unwrap();
+    let done = lock["images"].as_object().unwrap().len();
+    assert!((1..4).contains(&done), "{done} finished before the kill");
+    for key in lock["images"].as_object().unwrap().keys() {
+        image::open(root.join(key)).unwrap();
+    }
+
+    // The rerun does only the rest.
+    let events = apply(root, &[], 0);
+    assert_eq!(
+        summary(&events)["engine_runs"].as_u64(),
+        Some(4 - done as u64)
+    );
+    assert_eq!(summary(&events)["unchanged"].as_u64(), Some(done as u64));
+}

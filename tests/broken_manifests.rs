@@ -120,13 +120,13 @@ fn output_through_a_symlink_out_of_the_folder_is_refused() {
 }
 
 #[test]
-fn every_problem_is_reported_at_once_in_json_too() {
+fn schema_and_expansion_problems_are_reported_together_in_json_too() {
     let dir = scratch(&["chelsea.png"]);
     let root = dir.path();
     write(
         root,
         "maskflow.yaml",
-        "version: 1\nimages:\n  - input: photos/nope.png\n  - input: photos/chelsea.png\n    output: \"{{ stme }}.png\"\n  - glob: \"*.gif\"\n",
+        "version: 1\nimages:\n  - input: photos/nope.png\n  - input: photos/chelsea.png\n    output: \"{{ stme }}.png\"\n  - glob: \"*.gif\"\n  - input: photos/chelsea.png\n    mask: sofft\n",
     );
     let output = run(root, &["validate", "--format", "json"]);
     assert_eq!(code(&output), 1);
@@ -136,7 +136,11 @@ fn every_problem_is_reported_at_once_in_json_too() {
         .iter()
         .map(|d| (d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap()))
         .collect();
-    assert_eq!(positions, vec![(3, 12), (5, 17), (6, 11)], "{events:?}");
+    assert_eq!(
+        positions,
+        vec![(3, 12), (5, 17), (6, 11), (8, 11)],
+        "{events:?}"
+    );
 }
 
 #[test]

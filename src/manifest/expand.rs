@@ -24,11 +24,12 @@ pub struct Step {
     pub origin: Pos,
 }
 
-/// Resolves every image of the manifest, or reports every problem found.
+/// Resolves every image of the manifest, or reports every problem found (including the
+/// schema problems `load` set aside).
 pub fn expand(loaded: &Loaded) -> Result<Vec<Step>, ManifestError> {
     let mut expansion = Expansion::new(loaded);
-    for index in 0..loaded.manifest.images.len() {
-        expansion.entry(index);
+    for (position, &index) in loaded.image_indices.iter().enumerate() {
+        expansion.entry(position, index);
     }
     expansion.finish()
 }
@@ -56,8 +57,9 @@ impl<'a> Expansion<'a> {
         }
     }
 
-    fn entry(&mut self, index: usize) {
-        let entry = &self.loaded.manifest.images[index];
+    /// Expands `manifest.images[position]`, which is entry `index` of the document.
+    fn entry(&mut self, position: usize, index: usize) {
+        let entry = &self.loaded.manifest.images[position];
         let base = format!("/images/{index}");
         let origin = self.loaded.pos_of_pointer(&base);
         let inputs = match (&entry.input, &entry.glob) {
@@ -320,6 +322,8 @@ impl<'a> Expansion<'a> {
     }
 
     fn finish(mut self) -> Result<Vec<Step>, ManifestError> {
+        self.problems
+            .extend(self.loaded.schema_problems.iter().cloned());
         if !self.problems.is_empty() {
             self.problems.sort_by_key(|d| d.pos.byte);
             return Err(ManifestError::Invalid {

@@ -10,10 +10,12 @@ mod schema;
 mod templates;
 pub mod yaml;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use expand::{Step, expand};
+pub use expand::Step;
+use expand::expand;
 pub use model::{
     DEFAULT_OUTPUT, Defaults, EngineKind, ImageEntry, Manifest, MaskMode, VarValue, schema_json,
 };
@@ -81,11 +83,7 @@ impl ManifestError {
                 "pass the manifest with --manifest PATH, or create one with `maskflow init`"
                     .to_owned(),
             ),
-            ManifestError::Invalid { .. } => Some(
-                "`maskflow schema` prints the schema; editors can use it via \
-                 `# yaml-language-server: $schema=...`"
-                    .to_owned(),
-            ),
+            ManifestError::Invalid { .. } => None,
         }
     }
 }
@@ -98,6 +96,11 @@ pub struct Loaded {
     pub dir: PathBuf,
     pub manifest: Manifest,
     root: Spanned<Node>,
+    /// For each entry of `manifest.images`, its index in the document: entries that broke
+    /// the schema are left out, so the rest can still be checked.
+    image_indices: Vec<usize>,
+    /// Schema problems found in image entries, reported together with expansion's.
+    schema_problems: Vec<Diagnostic>,
 }
 
 impl Loaded {
@@ -124,8 +127,9 @@ impl Loaded {
     }
 }
 
-/// Reads, parses and schema-validates the manifest at `path`.
-pub fn load(path: &Path) -> Result<Loaded, ManifestError> {
+/// Reads, parses, validates and expands the manifest at `path`: the steps to run, or every
+/// problem found on the way.
+pub fn load(path: &Path) -> Result<(Loaded, Vec<Step>), ManifestError> {
     let bytes = read_bounded(path).map_err(|source| ManifestError::Read {
         path: path.to_owned(),
         source,
@@ -186,10 +190,33 @@ pub fn load(path: &Path) -> Result<Loaded, ManifestError> {
             }],
         )
     })?;
-    let json = yaml::to_json(&root.value);
-    let diagnostics = schema::check(&json, &root, &text);
-    if !diagnostics.is_empty() {
-        return Err(invalid(text, diagnostics));
+    let mut json = yaml::to_json(&root.value);
+    let problems = schema::check(&json, &root, &text);
+    let broken_images: BTreeSet<usize> = problems
+        .iter()
+        .filter_map(|(p, _)| image_index(p))
+        .collect();
+    if problems.iter().any(|(p, _)| image_index(p).is_none()) {
+        // A problem outside the image entries leaves nothing sound to expand.
+        return Err(invalid(
+            text,
+            problems.into_iter().map(|(_, d)| d).collect(),
+        ));
+    }
+    let mut image_indices = Vec::new();
+    if let Some(images) = json
+        .get_mut("images")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        let mut index = 0;
+        images.retain(|_| {
+            let keep = !broken_images.contains(&index);
+            if keep {
+                image_indices.push(index);
+            }
+            index += 1;
+            keep
+        });
     }
     let manifest: Manifest = serde_json::from_value(json).map_err(|e| {
         // The schema is generated from these types, so this only fires if the two disagree.
@@ -203,7 +230,7 @@ pub fn load(path: &Path) -> Result<Loaded, ManifestError> {
             }],
         )
     })?;
-    Ok(Loaded {
+    let loaded = Loaded {
         source: Source {
             path: path.to_owned(),
             text,
@@ -211,7 +238,21 @@ pub fn load(path: &Path) -> Result<Loaded, ManifestError> {
         dir,
         manifest,
         root,
-    })
+        image_indices,
+        schema_problems: problems.into_iter().map(|(_, d)| d).collect(),
+    };
+    let steps = expand(&loaded)?;
+    Ok((loaded, steps))
+}
+
+/// The image index a JSON pointer lies under (`/images/3/mask` -> 3), if any.
+fn image_index(pointer: &str) -> Option<usize> {
+    pointer
+        .strip_prefix("/images/")?
+        .split('/')
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn manifest_dir(path: &Path) -> PathBuf {

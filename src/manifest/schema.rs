@@ -19,15 +19,19 @@ static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
         .expect("the generated schema compiles")
 });
 
-/// Every schema violation in `instance`, sorted by position.
-pub fn check(instance: &Value, root: &Spanned<Node>, source: &str) -> Vec<Diagnostic> {
-    let mut diagnostics: Vec<Diagnostic> = VALIDATOR
+/// Every schema violation in `instance`, sorted by position, each with the JSON pointer of
+/// the value at fault.
+pub fn check(instance: &Value, root: &Spanned<Node>, source: &str) -> Vec<(String, Diagnostic)> {
+    let mut found: Vec<(String, Diagnostic)> = VALIDATOR
         .iter_errors(instance)
-        .map(|error| diagnose(&error, root, source))
+        .map(|error| {
+            let pointer = error.instance_path().as_str().to_owned();
+            (pointer, diagnose(&error, root, source))
+        })
         .collect();
-    diagnostics.sort_by_key(|d| (d.pos.byte, d.message.clone()));
-    diagnostics.dedup_by(|a, b| a.pos == b.pos && a.message == b.message);
-    diagnostics
+    found.sort_by_key(|(_, d)| (d.pos.byte, d.message.clone()));
+    found.dedup_by(|a, b| a.1.pos == b.1.pos && a.1.message == b.1.message);
+    found
 }
 
 fn diagnose(error: &ValidationError<'_>, root: &Spanned<Node>, source: &str) -> Diagnostic {
@@ -183,6 +187,9 @@ mod tests {
     fn problems(src: &str) -> Vec<Diagnostic> {
         let root = yaml::parse(src).unwrap();
         check(&yaml::to_json(&root.value), &root, src)
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect()
     }
 
     #[test]
