@@ -101,10 +101,6 @@ impl LocalEngine {
 }
 
 impl Engine for LocalEngine {
-    fn identity(&self) -> BTreeMap<String, String> {
-        identity()
-    }
-
     fn mask(&self, request: &MaskRequest<'_>) -> Result<GrayImage, EngineError> {
         let rgb = decode_rgb(request.input, request.bytes)?;
         let soft = self

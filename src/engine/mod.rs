@@ -51,13 +51,11 @@ pub struct MaskRequest<'a> {
 
 /// One engine. The local engine finishes within `mask`; remote engines will submit and poll.
 pub trait Engine: Send + Sync {
-    /// What identifies this engine's output, recorded in the lockfile: a change means every
-    /// mask it made is stale.
-    fn identity(&self) -> BTreeMap<String, String>;
     fn mask(&self, request: &MaskRequest<'_>) -> Result<GrayImage, EngineError>;
 }
 
-/// The identity of an engine kind, known without loading it (planning never loads a model).
+/// What identifies an engine's output, recorded in the lockfile: a change makes every mask
+/// it made stale. Known without loading the engine, so planning never loads a model.
 pub fn identity(kind: EngineKind) -> BTreeMap<String, String> {
     match kind {
         EngineKind::Local => local::identity(),
