@@ -68,6 +68,7 @@ fn plan(cli: &Cli, args: &PlanArgs, reporter: &mut dyn Reporter) -> Result<u8, E
 
 fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
     let (loaded, steps) = load(cli)?;
+    let _exclusive = lock_manifest(&cli.manifest)?;
     let mut store = LockStore::open(&loaded.lock_path())?;
     let plan = make_plan(steps, &store)?;
     let options = apply::Options {
@@ -84,6 +85,23 @@ fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8,
     } else {
         exit::OK
     })
+}
+
+/// Holds an advisory lock on the manifest for as long as the returned file lives. The
+/// manifest, unlike the lockfile, is never replaced, so its lock covers the whole run.
+fn lock_manifest(path: &std::path::Path) -> Result<std::fs::File, Error> {
+    let io_error = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Busy {
+            path: path.to_owned(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(io_error(source)),
+    }
 }
 
 /// Hashes inputs and existing outputs, then diffs against the lock.

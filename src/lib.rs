@@ -43,6 +43,8 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("another `maskflow apply` is running on {}", path.display())]
+    Busy { path: PathBuf },
     #[error("{} already exists", path.display())]
     InitExists { path: PathBuf },
     #[error("no PNG or JPEG images found under {}", dir.display())]
@@ -56,6 +58,9 @@ impl Error {
             Error::Lock(e) => e.hint(),
             Error::Engine(e) => e.hint(),
             Error::InitExists { .. } => Some("pass --force to overwrite it".to_owned()),
+            Error::Busy { .. } => {
+                Some("wait for it to finish; two runs would race on the lockfile".to_owned())
+            }
             Error::InitEmpty { .. } => {
                 Some("point `maskflow init` at the folder that holds the images".to_owned())
             }

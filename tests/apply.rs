@@ -347,3 +347,43 @@ fn a_killed_run_keeps_what_it_finished() {
     );
     assert_eq!(summary(&events)["unchanged"].as_u64(), Some(done as u64));
 }
+
+#[test]
+fn two_applies_on_one_manifest_do_not_race() {
+    use std::io::BufRead;
+    let dir = scratch(&["chelsea.png", "horse.png"]);
+    let root = dir.path();
+    write(
+        root,
+        "maskflow.yaml",
+        "version: 1\nimages:\n  - glob: \"photos/*.png\"\n",
+    );
+    let mut first = std::process::Command::new(BIN)
+        .args(["apply", "--jobs", "1", "--format", "json"])
+        .current_dir(root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(first.stdout.take().unwrap()).lines();
+    // Once the first run has started masking, it holds the manifest.
+    loop {
+        let event: serde_json::Value =
+            serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        if event["event"] == "started" {
+            break;
+        }
+    }
+    let second = run(root, &["apply"]);
+    assert_eq!(code(&second), 1);
+    assert!(
+        stderr(&second).contains("another `maskflow apply` is running"),
+        "{}",
+        stderr(&second)
+    );
+    for line in lines {
+        line.unwrap();
+    }
+    assert!(first.wait().unwrap().success());
+    assert_eq!(summary(&apply(root, &[], 0))["unchanged"], 2);
+}
