@@ -69,6 +69,17 @@ fn plan(cli: &Cli, args: &PlanArgs, reporter: &mut dyn Reporter) -> Result<u8, E
 fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
     let (loaded, steps) = load(cli)?;
     let _exclusive = lock_manifest(&cli.manifest)?;
+    let folders: std::collections::BTreeSet<&std::path::Path> = steps
+        .iter()
+        .filter_map(|s| s.output_path.parent())
+        .chain([loaded.dir.as_path()])
+        .collect();
+    for folder in folders {
+        fsutil::remove_stale_temp_files(folder).map_err(|source| Error::Io {
+            path: folder.to_owned(),
+            source,
+        })?;
+    }
     let mut store = LockStore::open(&loaded.lock_path())?;
     let plan = make_plan(steps, &store)?;
     let options = apply::Options {

@@ -339,8 +339,10 @@ fn a_killed_run_keeps_what_it_finished() {
         image::open(root.join(key)).unwrap();
     }
 
-    // The rerun does only the rest.
+    // The rerun does only the rest, and clears what a kill mid-write leaves behind.
+    std::fs::write(root.join("masks/.maskflow-tmp-left-by-kill"), b"partial").unwrap();
     let events = apply(root, &[], 0);
+    assert!(!root.join("masks/.maskflow-tmp-left-by-kill").exists());
     assert_eq!(
         summary(&events)["engine_runs"].as_u64(),
         Some(4 - done as u64)
