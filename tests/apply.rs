@@ -305,7 +305,6 @@ fn init_writes_a_manifest_that_works() {
 
 #[test]
 fn a_killed_run_keeps_what_it_finished() {
-    use std::io::BufRead;
     let dir = scratch(&["chelsea.png", "horse.png", "camera.png", "coffee.png"]);
     let root = dir.path();
     write(
@@ -313,22 +312,10 @@ fn a_killed_run_keeps_what_it_finished() {
         "maskflow.yaml",
         "version: 1\nimages:\n  - glob: \"photos/*.png\"\n",
     );
-    let mut child = std::process::Command::new(BIN)
-        .args(["apply", "--jobs", "1", "--format", "json"])
-        .current_dir(root)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    for line in stdout.lines() {
-        let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
-        if event["event"] == "finished" {
-            break;
-        }
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let mut running = Running::start(root);
+    running.wait_for("finished");
+    running.child.kill().unwrap();
+    running.child.wait().unwrap();
 
     // The lockfile is whole and holds what finished; every mask on disk is complete.
     let lock: serde_json::Value =
@@ -352,7 +339,6 @@ fn a_killed_run_keeps_what_it_finished() {
 
 #[test]
 fn two_applies_on_one_manifest_do_not_race() {
-    use std::io::BufRead;
     let dir = scratch(&["chelsea.png", "horse.png"]);
     let root = dir.path();
     write(
@@ -360,22 +346,9 @@ fn two_applies_on_one_manifest_do_not_race() {
         "maskflow.yaml",
         "version: 1\nimages:\n  - glob: \"photos/*.png\"\n",
     );
-    let mut first = std::process::Command::new(BIN)
-        .args(["apply", "--jobs", "1", "--format", "json"])
-        .current_dir(root)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(first.stdout.take().unwrap()).lines();
     // Once the first run has started masking, it holds the manifest.
-    loop {
-        let event: serde_json::Value =
-            serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-        if event["event"] == "started" {
-            break;
-        }
-    }
+    let mut first = Running::start(root);
+    first.wait_for("started");
     let second = run(root, &["apply"]);
     assert_eq!(code(&second), 1);
     assert!(
@@ -383,9 +356,6 @@ fn two_applies_on_one_manifest_do_not_race() {
         "{}",
         stderr(&second)
     );
-    for line in lines {
-        line.unwrap();
-    }
-    assert!(first.wait().unwrap().success());
+    assert!(first.finish());
     assert_eq!(summary(&apply(root, &[], 0))["unchanged"], 2);
 }

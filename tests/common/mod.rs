@@ -126,3 +126,43 @@ pub fn files(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A running `apply --jobs 1 --format json`, read event by event.
+pub struct Running {
+    pub child: std::process::Child,
+    events: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl Running {
+    pub fn start(dir: &Path) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(BIN)
+            .args(["apply", "--jobs", "1", "--format", "json"])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let events = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        Self { child, events }
+    }
+
+    /// Reads events until one of `kind` arrives.
+    pub fn wait_for(&mut self, kind: &str) {
+        for line in self.events.by_ref() {
+            let event: Value = serde_json::from_str(&line.unwrap()).unwrap();
+            if event["event"] == kind {
+                return;
+            }
+        }
+        panic!("the run ended without a {kind} event");
+    }
+
+    /// Drains the remaining events and returns whether the run succeeded.
+    pub fn finish(mut self) -> bool {
+        for line in self.events.by_ref() {
+            line.unwrap();
+        }
+        self.child.wait().unwrap().success()
+    }
+}
