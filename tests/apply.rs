@@ -359,3 +359,29 @@ fn two_applies_on_one_manifest_do_not_race() {
     assert!(first.finish());
     assert_eq!(summary(&apply(root, &[], 0))["unchanged"], 2);
 }
+
+#[test]
+fn inputs_may_live_outside_the_manifest_folder() {
+    let elsewhere = scratch(&["chelsea.png"]);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let absolute = elsewhere
+        .path()
+        .join("photos")
+        .to_string_lossy()
+        .into_owned();
+    write(
+        root,
+        "maskflow.yaml",
+        &format!(
+            "version: 1\nimages:\n  - glob: \"{absolute}/*.png\"\n    output: \"masks/abs-{{{{ stem }}}}.png\"\n"
+        ),
+    );
+    let plan = plan(root);
+    let (action, _) = planned(&plan, "masks/abs-chelsea.png");
+    assert_eq!(action, "create");
+    assert_eq!(
+        plan["changes"][0]["input"],
+        format!("{absolute}/chelsea.png")
+    );
+}

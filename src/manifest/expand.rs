@@ -171,8 +171,12 @@ impl<'a> Expansion<'a> {
 
     fn glob_inputs(&mut self, template: &str, pointer: &str) -> Option<Vec<(String, PathBuf)>> {
         let rendered = self.render_or_report(template, pointer)?;
-        let base = glob::Pattern::escape(&self.loaded.dir.to_string_lossy());
-        let pattern = format!("{base}/{rendered}");
+        let pattern = if Path::new(&rendered).is_absolute() {
+            rendered.clone()
+        } else {
+            let base = glob::Pattern::escape(&self.loaded.dir.to_string_lossy());
+            format!("{base}/{rendered}")
+        };
         let options = glob::MatchOptions {
             case_sensitive: true,
             require_literal_separator: true,
