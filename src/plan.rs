@@ -337,6 +337,14 @@ mod tests {
                 reasons: vec![Reason::OutputModified]
             }
         );
+        let mut other_engine = desired("soft");
+        other_engine
+            .engine
+            .insert("model".into(), "u2net sha256:ff".into());
+        assert!(matches!(
+            action_for(Some(same()), observed("i1", Some("o1")), other_engine),
+            Action::Update { reasons } if matches!(reasons.as_slice(), [Reason::EngineChanged { .. }])
+        ));
         let mut failed = same();
         failed.job.state = JobState::Failed;
         failed.output = None;

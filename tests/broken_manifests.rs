@@ -12,8 +12,13 @@ fn assert_rejected(manifest_text: &[u8], position: &str, needles: &[&str], case:
     let root = dir.path();
     std::fs::write(root.join("maskflow.yaml"), manifest_text).unwrap();
     let before = files(root);
-    for verb in ["validate", "plan", "apply"] {
-        let output = run(root, &[verb]);
+    for args in [
+        &["validate"][..],
+        &["plan", "--detailed-exitcode"],
+        &["apply"],
+    ] {
+        let verb = args[0];
+        let output = run(root, args);
         let text = stderr(&output);
         assert_eq!(code(&output), 1, "{case}: {verb} should fail:\n{text}");
         let at = format!("maskflow.yaml:{position}");
