@@ -38,6 +38,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Print the JSON Schema of the manifest (or of the lockfile).
     Schema(SchemaArgs),
+    /// Work with lockfiles.
+    Lock(LockArgs),
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +73,29 @@ pub struct ApplyArgs {
     /// Also delete the masks of images no longer in the manifest.
     #[arg(long)]
     pub prune: bool,
+    /// Run only shard K of N (e.g. 2/3): a deterministic share of the images, chosen by key.
+    /// The lockfile then holds only that shard's entries; combine them with `lock merge`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::apply::Shard>,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    #[command(subcommand)]
+    pub command: LockCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// Combine the partial lockfiles of sharded runs; conflicting entries are refused.
+    Merge {
+        /// The partial lockfiles.
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// Where to write the result [default: the manifest's lockfile].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

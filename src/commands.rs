@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{ApplyArgs, Cli, Command, PlanArgs};
+use crate::cli::{ApplyArgs, Cli, Command, LockCommand, PlanArgs};
 use crate::lock::{self, LockStore};
 use crate::manifest::{self, Loaded, ManifestError, Step};
 use crate::plan::{self, Desired, Observation, Plan};
@@ -18,6 +18,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Validate => validate(&cli, reporter.as_mut()),
         Command::Plan(args) => plan(&cli, args, reporter.as_mut()),
         Command::Apply(args) => apply(&cli, args, reporter.as_mut()),
+        Command::Lock(args) => match &args.command {
+            LockCommand::Merge { parts, output } => {
+                merge_locks(&cli, parts, output.as_deref(), reporter.as_mut())
+            }
+        },
         Command::Schema(args) => {
             let schema = if args.lock {
                 lock::schema_json()
@@ -89,6 +94,7 @@ fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8,
         only: args.only.clone(),
         force: args.force.clone(),
         prune: args.prune,
+        shard: args.shard,
     };
     let summary = apply::apply(plan, &mut store, &loaded.dir, &options, reporter)?;
     Ok(if summary.failed > 0 {
@@ -96,6 +102,31 @@ fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8,
     } else {
         exit::OK
     })
+}
+
+fn merge_locks(
+    cli: &Cli,
+    parts: &[std::path::PathBuf],
+    output: Option<&std::path::Path>,
+    reporter: &mut dyn Reporter,
+) -> Result<u8, Error> {
+    let parts = parts
+        .iter()
+        .map(|path| Ok((path.clone(), LockStore::open(path)?.lock)))
+        .collect::<Result<Vec<_>, lock::LockError>>()?;
+    let merged = lock::merge(&parts)?;
+    let target = match output {
+        Some(path) => path.to_owned(),
+        None => manifest::lock_path_for(&cli.manifest),
+    };
+    let images = merged.images.len();
+    LockStore::replacing(&target, merged).save()?;
+    reporter.report(Event::Merged {
+        path: &target,
+        parts: parts.len(),
+        images,
+    });
+    Ok(exit::OK)
 }
 
 /// Holds an advisory lock on the manifest for as long as the returned file lives. The

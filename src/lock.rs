@@ -114,6 +114,12 @@ pub enum LockError {
     },
     #[error("lockfile {} has version {found}; this maskflow reads version {LOCK_VERSION}", path.display())]
     Version { path: PathBuf, found: u32 },
+    #[error("{} and {} disagree on `{key}`", first.display(), second.display())]
+    Conflict {
+        key: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
     #[error("cannot write lockfile {}: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -126,6 +132,9 @@ impl LockError {
         match self {
             LockError::Parse { .. } | LockError::Version { .. } => Some(
                 "restore it from version control, or delete it to rebuild every mask".to_owned(),
+            ),
+            LockError::Conflict { .. } => Some(
+                "merge the partial lockfiles of one sharded run, each shard run once".to_owned(),
             ),
             _ => None,
         }
@@ -168,6 +177,15 @@ impl LockStore {
         &self.path
     }
 
+    /// A store that will write `lock` to `path`, whatever is there now.
+    pub fn replacing(path: &Path, lock: Lockfile) -> Self {
+        Self {
+            path: path.to_owned(),
+            on_disk: std::fs::read(path).ok(),
+            lock,
+        }
+    }
+
     /// Writes the lockfile if its serialized bytes differ from what is on disk.
     pub fn save(&mut self) -> Result<bool, LockError> {
         let bytes = to_bytes(&self.lock);
@@ -203,6 +221,32 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Lockfile, LockError> {
         });
     }
     serde_json::from_slice(bytes).map_err(parse_error)
+}
+
+/// Combines partial lockfiles: every key from every part; the same key twice is fine only
+/// when both entries are identical.
+pub fn merge(parts: &[(PathBuf, Lockfile)]) -> Result<Lockfile, LockError> {
+    let mut merged = Lockfile::default();
+    let mut origin: BTreeMap<&str, &Path> = BTreeMap::new();
+    for (path, part) in parts {
+        for (key, entry) in &part.images {
+            match merged.images.get(key) {
+                Some(existing) if existing != entry => {
+                    return Err(LockError::Conflict {
+                        key: key.clone(),
+                        first: origin[key.as_str()].to_owned(),
+                        second: path.clone(),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    merged.images.insert(key.clone(), entry.clone());
+                    origin.insert(key, path);
+                }
+            }
+        }
+    }
+    Ok(merged)
 }
 
 /// The canonical bytes of a lockfile: pretty JSON, sorted keys, trailing newline.
@@ -284,6 +328,25 @@ mod tests {
             LockStore::open(&path).unwrap_err(),
             LockError::Version { found: 7, .. }
         ));
+    }
+
+    #[test]
+    fn merge_combines_parts_and_refuses_conflicts() {
+        let mut a = Lockfile::default();
+        a.images.insert("a.png".into(), entry());
+        let mut b = Lockfile::default();
+        b.images.insert("b.png".into(), entry());
+        b.images.insert("a.png".into(), entry());
+        let merged = merge(&[("a".into(), a.clone()), ("b".into(), b)]).unwrap();
+        assert_eq!(merged.images.len(), 2);
+        let mut c = Lockfile::default();
+        let mut changed = entry();
+        changed.fingerprint = "blake3:22".into();
+        c.images.insert("a.png".into(), changed);
+        match merge(&[("a".into(), a), ("c".into(), c)]).unwrap_err() {
+            LockError::Conflict { key, .. } => assert_eq!(key, "a.png"),
+            other => panic!("unexpected {other}"),
+        }
     }
 
     #[test]

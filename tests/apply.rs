@@ -385,3 +385,86 @@ fn inputs_may_live_outside_the_manifest_folder() {
         format!("{absolute}/chelsea.png")
     );
 }
+
+#[test]
+fn three_shards_merge_into_the_unsharded_lockfile() {
+    let photos = ["chelsea.png", "horse.png", "camera.png", "coffee.png"];
+    let manifest = "version: 1\nimages:\n  - glob: \"photos/*.png\"\n";
+    let whole = scratch(&photos);
+    write(whole.path(), "maskflow.yaml", manifest);
+    apply(whole.path(), &[], 0);
+
+    let parts_dir = tempfile::tempdir().unwrap();
+    let mut parts = Vec::new();
+    let mut ran = 0;
+    for k in 1..=3 {
+        let shard = scratch(&photos);
+        write(shard.path(), "maskflow.yaml", manifest);
+        let events = apply(shard.path(), &["--shard", &format!("{k}/3")], 0);
+        ran += summary(&events)["engine_runs"].as_u64().unwrap();
+        let part = parts_dir.path().join(format!("shard-{k}.lock"));
+        std::fs::copy(shard.path().join("maskflow.lock"), &part).unwrap();
+        parts.push(part.to_string_lossy().into_owned());
+    }
+    assert_eq!(ran, 4, "each image ran in exactly one shard");
+
+    let merged_dir = scratch(&photos);
+    write(merged_dir.path(), "maskflow.yaml", manifest);
+    let mut args = vec!["lock", "merge"];
+    args.extend(parts.iter().map(String::as_str));
+    let output = run(merged_dir.path(), &args);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+
+    let without_times = |path: &std::path::Path| {
+        let mut lock: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        for entry in lock["images"].as_object_mut().unwrap().values_mut() {
+            let job = entry["job"].as_object_mut().unwrap();
+            job.remove("submitted_at");
+            job.remove("finished_at");
+        }
+        lock
+    };
+    assert_eq!(
+        without_times(&merged_dir.path().join("maskflow.lock")),
+        without_times(&whole.path().join("maskflow.lock"))
+    );
+
+    // Two versions of one entry are refused, and nothing is written.
+    let conflicting = parts_dir.path().join("conflicting.lock");
+    // With four images, a shard may be empty; take one that is not.
+    let part = parts
+        .iter()
+        .find(|p| std::fs::read_to_string(p).unwrap().contains("masks/"))
+        .unwrap();
+    let mut lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(part).unwrap()).unwrap();
+    let key = lock["images"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    lock["images"][&key]["fingerprint"] = "blake3:00".into();
+    std::fs::write(&conflicting, serde_json::to_vec(&lock).unwrap()).unwrap();
+    let out = parts_dir.path().join("out.lock");
+    let output = run(
+        parts_dir.path(),
+        &[
+            "lock",
+            "merge",
+            part,
+            conflicting.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&output), 1);
+    assert!(
+        stderr(&output).contains(&format!("disagree on `{key}`")),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!out.exists());
+}

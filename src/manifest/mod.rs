@@ -104,16 +104,9 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// The lockfile that belongs to this manifest: same folder, same stem, `.lock`.
+    /// The lockfile that belongs to this manifest.
     pub fn lock_path(&self) -> PathBuf {
-        let stem = self
-            .source
-            .path
-            .file_stem()
-            .map_or_else(|| "maskflow".into(), |s| s.to_os_string());
-        let mut name = stem;
-        name.push(".lock");
-        self.dir.join(name)
+        lock_path_for(&self.source.path)
     }
 
     fn pos_of_pointer(&self, pointer: &str) -> Pos {
@@ -125,6 +118,15 @@ impl Loaded {
     fn node(&self, pointer: &str) -> Option<&Spanned<Node>> {
         yaml::lookup(&self.root, pointer)
     }
+}
+
+/// The lockfile of the manifest at `path`: same folder, same stem, `.lock`.
+pub fn lock_path_for(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_stem()
+        .map_or_else(|| "maskflow".into(), |s| s.to_os_string());
+    name.push(".lock");
+    manifest_dir(path).join(name)
 }
 
 /// Reads, parses, validates and expands the manifest at `path`: the steps to run, or every

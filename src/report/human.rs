@@ -129,6 +129,16 @@ impl Reporter for Human {
                     summary.seconds
                 ));
             }
+            Event::Merged {
+                path,
+                parts,
+                images,
+            } => self.line(&format!(
+                "merged {parts} lockfile{} into {} ({images} image{})",
+                plural(parts),
+                path.display(),
+                plural(images)
+            )),
             Event::Wrote { path, images } => self.line(&format!(
                 "wrote {} ({images} image{} found); next: maskflow plan --manifest {}",
                 path.display(),

@@ -84,6 +84,16 @@ impl Reporter for Json {
                 value["event"] = json!("summary");
                 value
             }
+            Event::Merged {
+                path,
+                parts,
+                images,
+            } => json!({
+                "event": "merged",
+                "path": path.display().to_string(),
+                "parts": parts,
+                "images": images,
+            }),
             Event::Wrote { path, images } => json!({
                 "event": "wrote",
                 "path": path.display().to_string(),

@@ -54,6 +54,12 @@ pub enum Event<'a> {
         kept_modified: bool,
     },
     Summary(&'a Summary),
+    /// Partial lockfiles combined by `lock merge`.
+    Merged {
+        path: &'a Path,
+        parts: usize,
+        images: usize,
+    },
     /// A file written by `init`.
     Wrote {
         path: &'a Path,
