@@ -126,7 +126,7 @@ pub fn lock_path_for(path: &Path) -> PathBuf {
         .file_stem()
         .map_or_else(|| "maskflow".into(), |s| s.to_os_string());
     name.push(".lock");
-    manifest_dir(path).join(name)
+    path.with_file_name(name)
 }
 
 /// Reads, parses, validates and expands the manifest at `path`: the steps to run, or every

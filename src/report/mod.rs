@@ -1,6 +1,7 @@
 //! The only layer that prints. Commands emit events; a renderer turns them into text for
 //! people (stderr) or JSON for machines (stdout).
 
+mod github;
 mod human;
 mod json;
 
@@ -11,6 +12,7 @@ use crate::lock::OutputRecord;
 use crate::manifest::{ManifestError, Step};
 use crate::plan::{Action, Plan};
 
+pub use github::Github;
 pub use human::Human;
 pub use json::Json;
 
@@ -73,8 +75,12 @@ pub trait Reporter {
     fn report(&mut self, event: Event<'_>);
 }
 
-pub fn reporter(format: Format) -> Box<dyn Reporter> {
+/// The renderer for `format`; human output becomes GitHub's when running in Actions.
+pub fn reporter(format: Format, manifest: &Path) -> Box<dyn Reporter> {
     match format {
+        Format::Human if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") => Box::new(
+            Github::new(manifest, crate::manifest::lock_path_for(manifest)),
+        ),
         Format::Human => Box::new(Human::new()),
         Format::Json => Box::new(Json::new()),
     }

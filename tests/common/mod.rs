@@ -37,6 +37,10 @@ pub fn run(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env_remove("MASKFLOW_MANIFEST")
         .env_remove("MASKFLOW_FORMAT")
+        // Tests choose their renderer; a CI runner's own variables must not.
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_OUTPUT")
+        .env_remove("GITHUB_STEP_SUMMARY")
         .output()
         .unwrap()
 }

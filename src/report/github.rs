@@ -1,0 +1,255 @@
+//! GitHub Actions: human logs plus annotations on manifest lines, grouped log sections, a
+//! step summary and step outputs. Chosen when `GITHUB_ACTIONS=true`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{Event, Human, Reporter};
+use crate::manifest::ManifestError;
+
+/// GitHub shows at most 10 error annotations per step; the rest are summed up in the last.
+const MAX_ANNOTATIONS: usize = 10;
+/// The step summary is limited to 1 MiB; stay well inside it.
+const MAX_SUMMARY_BYTES: usize = 900 * 1024;
+
+pub struct Github {
+    human: Human,
+    manifest: PathBuf,
+    lock: PathBuf,
+    annotations: Vec<(usize, usize, String)>,
+    /// (key, what happened, why) for the step summary, failures first when written.
+    rows: Vec<(String, &'static str, String)>,
+    grouped: bool,
+}
+
+impl Github {
+    pub fn new(manifest: &Path, lock: PathBuf) -> Self {
+        Self {
+            human: Human::new(),
+            manifest: manifest.to_owned(),
+            lock,
+            annotations: Vec::new(),
+            rows: Vec::new(),
+            grouped: false,
+        }
+    }
+
+    fn command(&self, line: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+
+    fn flush_annotations(&mut self) {
+        let annotations = std::mem::take(&mut self.annotations);
+        let file = escape_property(&self.manifest.display().to_string());
+        let shown = if annotations.len() > MAX_ANNOTATIONS {
+            MAX_ANNOTATIONS - 1
+        } else {
+            annotations.len()
+        };
+        for (line, column, message) in &annotations[..shown] {
+            self.command(&format!(
+                "::error file={file},line={line},col={column}::{}",
+                escape_data(message)
+            ));
+        }
+        if annotations.len() > shown {
+            let (line, column, _) = &annotations[shown];
+            let rest = annotations.len() - shown;
+            self.command(&format!(
+                "::error file={file},line={line},col={column}::{rest} more problems; see the log",
+            ));
+        }
+    }
+
+    fn end_group(&mut self) {
+        if self.grouped {
+            self.command("::endgroup::");
+            self.grouped = false;
+        }
+    }
+}
+
+impl Reporter for Github {
+    fn report(&mut self, event: Event<'_>) {
+        match &event {
+            Event::Invalid(ManifestError::Invalid { diagnostics, .. }) => {
+                self.annotations.extend(
+                    diagnostics
+                        .iter()
+                        .map(|d| (d.pos.line, d.pos.column, d.message.clone())),
+                );
+                self.flush_annotations();
+                write_summary(&format!(
+                    "## maskflow: {} has {} problem{}\n\nSee the annotations and the log.\n",
+                    self.manifest.display(),
+                    diagnostics.len(),
+                    if diagnostics.len() == 1 { "" } else { "s" }
+                ));
+            }
+            Event::ApplyStarted { to_run } if *to_run > 0 => {
+                self.command(&format!("::group::maskflow: {to_run} image(s) to mask"));
+                self.grouped = true;
+            }
+            Event::Finished { step, action, .. } => {
+                let why = match action {
+                    crate::plan::Action::Update { reasons } => reasons
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    _ => "new".to_owned(),
+                };
+                self.rows.push((step.key.clone(), action.name(), why));
+            }
+            Event::Failed { step, error } => {
+                self.annotations.push((
+                    step.origin.line,
+                    step.origin.column,
+                    format!("{} from {} failed: {error}", step.key, step.input_source),
+                ));
+                self.rows
+                    .push((step.key.clone(), "failed", (*error).to_owned()));
+            }
+            Event::Removed { key, pruned, .. } => {
+                let what = if *pruned {
+                    "removed and deleted"
+                } else {
+                    "removed"
+                };
+                self.rows
+                    .push(((*key).to_owned(), "orphan", what.to_owned()));
+            }
+            _ => {}
+        }
+        let summary = match &event {
+            Event::Summary(summary) => Some((*summary).clone()),
+            _ => None,
+        };
+        self.human.report(event);
+        if let Some(summary) = summary {
+            self.end_group();
+            self.flush_annotations();
+            let changed = summary.created + summary.updated + summary.removed > 0;
+            write_outputs(&[
+                ("created", summary.created.to_string()),
+                ("updated", summary.updated.to_string()),
+                ("unchanged", summary.unchanged.to_string()),
+                ("failed", summary.failed.to_string()),
+                ("lockfile", self.lock.display().to_string()),
+                ("changed", changed.to_string()),
+            ]);
+            write_summary(&step_summary(&summary, &mut self.rows));
+        }
+    }
+}
+
+fn step_summary(
+    summary: &crate::apply::Summary,
+    rows: &mut [(String, &'static str, String)],
+) -> String {
+    let mut text = format!(
+        "## maskflow: {} created, {} updated, {} unchanged, {} failed, {} removed\n\n",
+        summary.created, summary.updated, summary.unchanged, summary.failed, summary.removed
+    );
+    if rows.is_empty() {
+        text.push_str("Every mask is up to date.\n");
+        return text;
+    }
+    rows.sort_by_key(|(key, what, _)| (*what != "failed", key.clone()));
+    text.push_str("| image | result | why |\n|---|---|---|\n");
+    for (shown, (key, what, why)) in rows.iter().enumerate() {
+        let row = format!(
+            "| `{key}` | {what} | {} |\n",
+            why.replace('|', "\\|").replace('\n', " ")
+        );
+        if text.len() + row.len() > MAX_SUMMARY_BYTES {
+            text.push_str(&format!(
+                "\n… and {} more; see the log.\n",
+                rows.len() - shown
+            ));
+            break;
+        }
+        text.push_str(&row);
+    }
+    text
+}
+
+fn append_to(variable: &str, text: &str) {
+    let Some(path) = std::env::var_os(variable) else {
+        return;
+    };
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+    {
+        let _ = file.write_all(text.as_bytes());
+    }
+}
+
+fn write_summary(markdown: &str) {
+    append_to("GITHUB_STEP_SUMMARY", markdown);
+}
+
+fn write_outputs(pairs: &[(&str, String)]) {
+    let text: String = pairs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    append_to("GITHUB_OUTPUT", &text);
+}
+
+/// Workflow-command message escaping.
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Workflow-command property escaping (also `:` and `,`).
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_follow_the_workflow_command_rules() {
+        assert_eq!(escape_data("50%\nnext"), "50%25%0Anext");
+        assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
+    }
+
+    #[test]
+    fn summary_puts_failures_first_and_stays_bounded() {
+        let summary = crate::apply::Summary {
+            created: 2,
+            failed: 1,
+            ..Default::default()
+        };
+        let mut rows = vec![
+            ("masks/a.png".to_owned(), "create", "new".to_owned()),
+            (
+                "masks/b.png".to_owned(),
+                "failed",
+                "cannot decode | bad".to_owned(),
+            ),
+        ];
+        let text = step_summary(&summary, &mut rows);
+        let failed = text.find("masks/b.png").unwrap();
+        assert!(failed < text.find("masks/a.png").unwrap());
+        assert!(text.contains("cannot decode \\| bad"));
+        let mut many: Vec<_> = (0..50_000)
+            .map(|i| {
+                (
+                    format!("masks/{i:06}-with-a-long-name-to-fill-the-summary.png"),
+                    "create",
+                    "new".to_owned(),
+                )
+            })
+            .collect();
+        let text = step_summary(&summary, &mut many);
+        assert!(text.len() <= MAX_SUMMARY_BYTES + 100);
+        assert!(text.contains("more; see the log"));
+    }
+}

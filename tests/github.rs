@@ -1,0 +1,116 @@
+//! The GitHub Actions renderer, as a runner would see it: workflow commands on stdout,
+//! outputs in $GITHUB_OUTPUT, markdown in $GITHUB_STEP_SUMMARY.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::*;
+
+fn run_in_actions(dir: &Path, args: &[&str]) -> (Output, String, String) {
+    let outputs = dir.join("github-output");
+    let summary = dir.join("github-summary.md");
+    let output = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env_remove("MASKFLOW_FORMAT")
+        .output()
+        .unwrap();
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    (output, read(&outputs), read(&summary))
+}
+
+#[test]
+fn apply_annotates_failures_and_writes_outputs_and_summary() {
+    let dir = scratch(&["chelsea.png"]);
+    let root = dir.path();
+    std::fs::write(root.join("photos/broken.png"), b"not a PNG").unwrap();
+    write(
+        root,
+        "maskflow.yaml",
+        "version: 1\nimages:\n  - glob: \"photos/*.png\"\n",
+    );
+    let (output, outputs, summary) = run_in_actions(root, &["apply"]);
+    assert_eq!(code(&output), 1);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("::group::maskflow: 2 image(s) to mask"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("::endgroup::"), "{stdout}");
+    assert!(
+        stdout.contains("::error file=maskflow.yaml,line=3,col=5::masks/broken.png from photos/broken.png failed"),
+        "{stdout}"
+    );
+    for line in [
+        "created=1",
+        "updated=0",
+        "unchanged=0",
+        "failed=1",
+        "lockfile=maskflow.lock",
+        "changed=true",
+    ] {
+        assert!(
+            outputs.lines().any(|l| l == line),
+            "{line} not in {outputs}"
+        );
+    }
+    assert!(
+        summary.starts_with("## maskflow: 1 created, 0 updated, 0 unchanged, 1 failed"),
+        "{summary}"
+    );
+    let failed = summary
+        .find("`masks/broken.png` | failed")
+        .expect("failure row");
+    let created = summary
+        .find("`masks/chelsea.png` | create")
+        .expect("created row");
+    assert!(failed < created, "failures come first:\n{summary}");
+    // The human log is still there, on stderr.
+    assert!(stderr(&output).contains("Apply complete"));
+
+    // Nothing to do: outputs say so.
+    std::fs::remove_file(root.join("photos/broken.png")).unwrap();
+    std::fs::remove_file(root.join("github-output")).unwrap();
+    let (output, outputs, _) = run_in_actions(root, &["apply"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(
+        outputs.lines().any(|l| l == "changed=true"),
+        "the orphaned failure entry was removed: {outputs}"
+    );
+    std::fs::remove_file(root.join("github-output")).unwrap();
+    let (_, outputs, _) = run_in_actions(root, &["apply"]);
+    assert!(outputs.lines().any(|l| l == "changed=false"), "{outputs}");
+}
+
+#[test]
+fn validation_problems_become_at_most_ten_annotations() {
+    let dir = scratch(&[]);
+    let root = dir.path();
+    let mut manifest = String::from("version: 1\nimages:\n");
+    for i in 0..12 {
+        manifest.push_str(&format!("  - input: photos/missing-{i}.png\n"));
+    }
+    write(root, "maskflow.yaml", &manifest);
+    let (output, _, summary) = run_in_actions(root, &["validate"]);
+    assert_eq!(code(&output), 1);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let errors: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("::error "))
+        .collect();
+    assert_eq!(errors.len(), 10, "{stdout}");
+    assert!(errors[0].starts_with(
+        "::error file=maskflow.yaml,line=3,col=12::input `photos/missing-0.png` does not exist"
+    ));
+    assert!(
+        errors[9].ends_with("::3 more problems; see the log"),
+        "{}",
+        errors[9]
+    );
+    assert!(summary.contains("has 12 problems"), "{summary}");
+}
