@@ -73,6 +73,18 @@ fn apply_annotates_failures_and_writes_outputs_and_summary() {
     // The human log is still there, on stderr.
     assert!(stderr(&output).contains("Apply complete"));
 
+    // `plan` reports what apply would do through the same outputs.
+    std::fs::remove_file(root.join("github-output")).unwrap();
+    std::fs::write(root.join("photos/broken.png"), b"still not a PNG").unwrap();
+    let (output, outputs, _) = run_in_actions(root, &["plan"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    for line in ["created=0", "updated=1", "unchanged=1", "changed=true"] {
+        assert!(
+            outputs.lines().any(|l| l == line),
+            "{line} not in {outputs}"
+        );
+    }
+
     // Nothing to do: outputs say so.
     std::fs::remove_file(root.join("photos/broken.png")).unwrap();
     std::fs::remove_file(root.join("github-output")).unwrap();

@@ -88,6 +88,17 @@ impl Reporter for Github {
                     if diagnostics.len() == 1 { "" } else { "s" }
                 ));
             }
+            Event::Plan(plan) => {
+                let counts = plan.counts();
+                write_outputs(&[
+                    ("created", counts.create.to_string()),
+                    ("updated", counts.update.to_string()),
+                    ("unchanged", counts.unchanged.to_string()),
+                    ("failed", "0".to_owned()),
+                    ("lockfile", self.lock.display().to_string()),
+                    ("changed", plan.has_changes().to_string()),
+                ]);
+            }
             Event::ApplyStarted { to_run } if *to_run > 0 => {
                 self.command(&format!("::group::maskflow: {to_run} image(s) to mask"));
                 self.grouped = true;
