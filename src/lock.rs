@@ -173,10 +173,6 @@ impl LockStore {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// A store that will write `lock` to `path`, whatever is there now.
     pub fn replacing(path: &Path, lock: Lockfile) -> Self {
         Self {

@@ -81,11 +81,6 @@ impl Action {
             Action::Orphaned => "orphaned",
         }
     }
-
-    /// Whether applying this item runs the engine.
-    pub fn runs_engine(&self) -> bool {
-        matches!(self, Action::Create | Action::Update { .. })
-    }
 }
 
 /// One line of the plan.
