@@ -183,11 +183,7 @@ fn orphans_leave_the_lock_and_prune_deletes_their_masks() {
 fn only_and_force_select_images() {
     let dir = scratch(&["chelsea.png", "horse.png"]);
     let root = dir.path();
-    write(
-        root,
-        "maskflow.yaml",
-        "version: 1\nimages:\n  - glob: \"photos/*.png\"\n",
-    );
+    write(root, "maskflow.yaml", EVERY_PNG);
     let events = apply(root, &["--only", "masks/horse.png"], 0);
     assert_eq!(summary(&events)["created"], 1);
     assert_eq!(summary(&events)["skipped"], 1);
@@ -212,11 +208,7 @@ fn a_failed_image_does_not_stop_the_others() {
     let dir = scratch(&["chelsea.png", "horse.png"]);
     let root = dir.path();
     std::fs::write(root.join("photos/broken.png"), b"this is not a PNG").unwrap();
-    write(
-        root,
-        "maskflow.yaml",
-        "version: 1\nimages:\n  - glob: \"photos/*.png\"\n",
-    );
+    write(root, "maskflow.yaml", EVERY_PNG);
     let events = apply(root, &[], 1);
     let failed = events_of(&events, "failed");
     assert_eq!(failed.len(), 1);
@@ -307,11 +299,7 @@ fn init_writes_a_manifest_that_works() {
 fn a_killed_run_keeps_what_it_finished() {
     let dir = scratch(&["chelsea.png", "horse.png", "camera.png", "coffee.png"]);
     let root = dir.path();
-    write(
-        root,
-        "maskflow.yaml",
-        "version: 1\nimages:\n  - glob: \"photos/*.png\"\n",
-    );
+    write(root, "maskflow.yaml", EVERY_PNG);
     let mut running = Running::start(root);
     running.wait_for("finished");
     running.child.kill().unwrap();
@@ -341,11 +329,7 @@ fn a_killed_run_keeps_what_it_finished() {
 fn two_applies_on_one_manifest_do_not_race() {
     let dir = scratch(&["chelsea.png", "horse.png"]);
     let root = dir.path();
-    write(
-        root,
-        "maskflow.yaml",
-        "version: 1\nimages:\n  - glob: \"photos/*.png\"\n",
-    );
+    write(root, "maskflow.yaml", EVERY_PNG);
     // Once the first run has started masking, it holds the manifest.
     let mut first = Running::start(root);
     first.wait_for("started");
@@ -389,7 +373,7 @@ fn inputs_may_live_outside_the_manifest_folder() {
 #[test]
 fn three_shards_merge_into_the_unsharded_lockfile() {
     let photos = ["chelsea.png", "horse.png", "camera.png", "coffee.png"];
-    let manifest = "version: 1\nimages:\n  - glob: \"photos/*.png\"\n";
+    let manifest = EVERY_PNG;
     let whole = scratch(&photos);
     write(whole.path(), "maskflow.yaml", manifest);
     apply(whole.path(), &[], 0);

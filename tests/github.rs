@@ -29,11 +29,7 @@ fn apply_annotates_failures_and_writes_outputs_and_summary() {
     let dir = scratch(&["chelsea.png"]);
     let root = dir.path();
     std::fs::write(root.join("photos/broken.png"), b"not a PNG").unwrap();
-    write(
-        root,
-        "maskflow.yaml",
-        "version: 1\nimages:\n  - glob: \"photos/*.png\"\n",
-    );
+    write(root, "maskflow.yaml", EVERY_PNG);
     let (output, outputs, summary) = run_in_actions(root, &["apply"]);
     assert_eq!(code(&output), 1);
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -8,6 +8,9 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_maskflow");
 
+/// A manifest masking every PNG in `photos/` with the defaults.
+pub const EVERY_PNG: &str = "version: 1\nimages:\n  - glob: \"photos/*.png\"\n";
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
