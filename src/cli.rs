@@ -36,6 +36,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make the masks that are missing or stale, and record them in the lockfile.
     Apply(ApplyArgs),
+    /// List the jobs the lockfile records as in flight, with their current state.
+    Status,
     /// Print the JSON Schema of the manifest (or of the lockfile).
     Schema(SchemaArgs),
     /// Work with lockfiles.
@@ -77,6 +79,9 @@ pub struct ApplyArgs {
     /// The lockfile then holds only that shard's entries; combine them with `lock merge`.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<crate::apply::Shard>,
+    /// Refuse to run when more than N paid jobs (`photoshop` engine) would be submitted.
+    #[arg(long, value_name = "N")]
+    pub max_submits: Option<usize>,
 }
 
 #[derive(Debug, Args)]

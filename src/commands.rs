@@ -4,8 +4,9 @@
 use std::process::ExitCode;
 
 use crate::cli::{ApplyArgs, Cli, Command, LockCommand, PlanArgs};
+use crate::engine::photoshop;
 use crate::lock::{self, LockStore};
-use crate::manifest::{self, Loaded, ManifestError, Step};
+use crate::manifest::{self, Input, Loaded, ManifestError, Step};
 use crate::plan::{self, Desired, Observation, Plan};
 use crate::report::{self, Event, Reporter};
 use crate::{Error, apply, engine, exit, exit_code, fsutil, init};
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Validate => validate(&cli, reporter.as_mut()),
         Command::Plan(args) => plan(&cli, args, reporter.as_mut()),
         Command::Apply(args) => apply(&cli, args, reporter.as_mut()),
+        Command::Status => status(&cli, reporter.as_mut()),
         Command::Lock(args) => match &args.command {
             LockCommand::Merge { parts, output } => {
                 merge_locks(&cli, parts, output.as_deref(), reporter.as_mut())
@@ -62,7 +64,7 @@ fn validate(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
 fn plan(cli: &Cli, args: &PlanArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
     let (loaded, steps) = load(cli)?;
     let store = LockStore::open(&loaded.lock_path())?;
-    let plan = make_plan(steps, &store)?;
+    let plan = make_plan(steps, &store, &loaded.manifest.photoshop)?;
     reporter.report(Event::Plan(&plan));
     Ok(if args.detailed_exitcode && plan.has_changes() {
         exit::CHANGES
@@ -86,7 +88,7 @@ fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8,
         })?;
     }
     let mut store = LockStore::open(&loaded.lock_path())?;
-    let plan = make_plan(steps, &store)?;
+    let plan = make_plan(steps, &store, &loaded.manifest.photoshop)?;
     let options = apply::Options {
         jobs: args.jobs.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
@@ -95,6 +97,8 @@ fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8,
         force: args.force.clone(),
         prune: args.prune,
         shard: args.shard,
+        max_submits: args.max_submits,
+        photoshop: loaded.manifest.photoshop.clone(),
     };
     let summary = apply::apply(plan, &mut store, &loaded.dir, &options, reporter)?;
     Ok(if summary.failed > 0 {
@@ -146,23 +150,87 @@ fn lock_manifest(path: &std::path::Path) -> Result<std::fs::File, Error> {
     }
 }
 
-/// Hashes inputs and existing outputs, then diffs against the lock.
-fn make_plan(steps: Vec<Step>, store: &LockStore) -> Result<Plan, Error> {
+/// Asks the service about every job the lockfile records as in flight.
+fn status(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
+    let (loaded, steps) = load(cli)?;
+    let store = LockStore::open(&loaded.lock_path())?;
+    let settings = &loaded.manifest.photoshop;
+    let in_flight: Vec<(&String, &lock::LockEntry)> = store
+        .lock
+        .images
+        .iter()
+        .filter(|(_, e)| e.job.state == lock::JobState::Submitted)
+        .collect();
+    let client = if in_flight.is_empty() {
+        None
+    } else {
+        let credentials = photoshop::Credentials::from_env(&settings.credentials, |name| {
+            std::env::var(name).ok()
+        })
+        .map_err(engine::EngineError::from)?;
+        Some(photoshop::Photoshop::new(settings, credentials))
+    };
+    let mut jobs = Vec::new();
+    for (key, entry) in in_flight {
+        let (state, detail) = match &client {
+            Some(client) => match client.status(&entry.job.id) {
+                Ok(photoshop::JobStatus::Failed { message }) => {
+                    ("failed".to_owned(), Some(message))
+                }
+                Ok(status) => (status.name().to_owned(), None),
+                Err(e) => ("unknown".to_owned(), Some(e.to_string())),
+            },
+            None => ("unknown".to_owned(), None),
+        };
+        jobs.push(report::JobState {
+            key: key.clone(),
+            job: entry.job.id.clone(),
+            engine: entry.engine.get("name").cloned().unwrap_or_default(),
+            submitted_at: entry.job.submitted_at.clone(),
+            state,
+            detail,
+        });
+        if let Some(client) = &client {
+            for token in client.take_minted_tokens() {
+                reporter.report(Event::SecretMinted(&token));
+            }
+        }
+    }
+    let _ = steps;
+    reporter.report(Event::Status(&jobs));
+    Ok(exit::OK)
+}
+
+/// Hashes inputs and existing outputs, then diffs against the lock. Remote inputs are
+/// downloaded to be hashed: their bytes, not their URL, identify them.
+fn make_plan(
+    steps: Vec<Step>,
+    store: &LockStore,
+    photoshop: &manifest::PhotoshopSettings,
+) -> Result<Plan, Error> {
+    let agent = crate::remote::agent(crate::remote::TRANSFER_TIMEOUT);
     let observed = steps
         .into_iter()
         .map(|step| {
-            let (size, digest) =
-                fsutil::digest_file(&step.input_path).map_err(|source| Error::Input {
+            let (size, digest) = match &step.input {
+                Input::Local(path) => fsutil::digest_file(path).map_err(|source| Error::Input {
                     key: step.key.clone(),
-                    path: step.input_path.clone(),
+                    path: path.clone(),
                     source,
-                })?;
+                })?,
+                Input::Remote(url) => {
+                    let bytes =
+                        crate::remote::fetch(&agent, url, crate::remote::MAX_DOWNLOAD_BYTES)
+                            .map_err(|source| Error::Remote {
+                                key: step.key.clone(),
+                                source,
+                            })?;
+                    (bytes.len() as u64, fsutil::digest_bytes(&bytes))
+                }
+            };
             let output = fsutil::digest_file(&step.output_path).ok();
-            let settings = std::collections::BTreeMap::from([(
-                "mask".to_owned(),
-                step.mask.as_str().to_owned(),
-            )]);
-            let engine = engine::identity(step.engine);
+            let settings = engine::settings(step.engine, step.mask, photoshop);
+            let engine = engine::identity(step.engine, photoshop);
             let desired = Desired {
                 fingerprint: lock::fingerprint(&digest, &settings, &engine),
                 settings,

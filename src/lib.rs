@@ -10,6 +10,8 @@ mod init;
 pub mod lock;
 pub mod manifest;
 pub mod plan;
+pub mod redact;
+pub mod remote;
 pub mod report;
 
 use std::path::PathBuf;
@@ -38,6 +40,13 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot read input of image {key}: {source}")]
+    Remote {
+        key: String,
+        source: remote::RemoteError,
+    },
+    #[error("this run would submit {submits} paid jobs, more than --max-submits {max}")]
+    TooManySubmits { submits: usize, max: usize },
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -63,6 +72,12 @@ impl Error {
             }
             Error::InitEmpty { .. } => {
                 Some("point `maskflow init` at the folder that holds the images".to_owned())
+            }
+            Error::TooManySubmits { .. } => Some(
+                "raise --max-submits, or run part of the images with --only or --shard".to_owned(),
+            ),
+            Error::Remote { .. } => {
+                Some("check that the URL is reachable and not expired".to_owned())
             }
             Error::Input { .. } | Error::Io { .. } => None,
         }

@@ -38,6 +38,10 @@ pub enum Reason {
         to: String,
     },
     PreviousRunFailed,
+    /// A job submitted by an earlier run that did not see it finish: it is polled, not paid for again.
+    JobInFlight {
+        job: String,
+    },
     OutputMissing,
     OutputModified,
     Forced,
@@ -56,6 +60,7 @@ impl fmt::Display for Reason {
             ),
             Reason::EngineChanged { from, to } => write!(f, "engine changed ({from} -> {to})"),
             Reason::PreviousRunFailed => f.write_str("previous run failed"),
+            Reason::JobInFlight { job } => write!(f, "job {job} still in flight: resume it"),
             Reason::OutputMissing => f.write_str("output missing"),
             Reason::OutputModified => f.write_str("output modified"),
             Reason::Forced => f.write_str("forced"),
@@ -135,6 +140,16 @@ pub fn diff(steps: Vec<(Step, Observation, Desired)>, lock: &Lockfile) -> Plan {
         present.insert(step.key.clone());
         let action = match lock.images.get(&step.key) {
             None => Action::Create,
+            Some(entry)
+                if entry.job.state == JobState::Submitted
+                    && entry.fingerprint == desired.fingerprint =>
+            {
+                Action::Update {
+                    reasons: vec![Reason::JobInFlight {
+                        job: entry.job.id.clone(),
+                    }],
+                }
+            }
             Some(entry) => {
                 let mut reasons = Vec::new();
                 if entry.input.digest != observation.input.digest {
@@ -226,10 +241,12 @@ mod tests {
         Step {
             key: key.into(),
             input_source: format!("in/{key}"),
-            input_path: format!("in/{key}").into(),
+            input: crate::manifest::Input::Local(format!("in/{key}").into()),
             output_path: key.into(),
             mask: MaskMode::Soft,
             engine: EngineKind::Local,
+            mask_url: None,
+            mask_read_url: None,
             origin: Pos::START,
         }
     }
@@ -349,6 +366,26 @@ mod tests {
                 reasons: vec![Reason::PreviousRunFailed]
             }
         );
+        let mut in_flight = same();
+        in_flight.job.state = JobState::Submitted;
+        in_flight.output = None;
+        assert_eq!(
+            action_for(
+                Some(in_flight.clone()),
+                observed("i1", None),
+                desired("soft")
+            ),
+            Action::Update {
+                reasons: vec![Reason::JobInFlight { job: "j".into() }]
+            }
+        );
+        // A job for input that has since changed is abandoned, not resumed.
+        let mut changed = desired("soft");
+        changed.fingerprint = crate::lock::fingerprint("i2", &changed.settings, &changed.engine);
+        assert!(matches!(
+            action_for(Some(in_flight), observed("i2", None), changed),
+            Action::Update { reasons } if reasons.contains(&Reason::InputChanged)
+        ));
     }
 
     #[test]

@@ -1,22 +1,22 @@
 //! The reconcile loop: run the planned steps on a bounded pool of workers, write each mask
 //! atomically, and record each result in the lockfile as soon as it is known.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 use image::GrayImage;
 use serde::Serialize;
 
+use crate::engine::photoshop::{self, Photoshop, WaitError};
 use crate::engine::{self, Engine, EngineError, MaskRequest};
 use crate::lock::{InputRecord, JobRecord, JobState, LockEntry, LockStore, OutputRecord};
-use crate::manifest::{EngineKind, Step};
+use crate::manifest::{EngineKind, Input, PhotoshopSettings, Step};
 use crate::plan::{Action, Desired, Item, Plan, Reason};
 use crate::report::{Event, Reporter};
-use crate::{Error, fsutil};
+use crate::{Error, fsutil, remote};
 
 /// Which items to run and how.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +30,9 @@ pub struct Options {
     pub prune: bool,
     /// Run only this share of the items.
     pub shard: Option<Shard>,
+    /// Refuse to start more than this many paid jobs.
+    pub max_submits: Option<usize>,
+    pub photoshop: PhotoshopSettings,
 }
 
 /// Shard `index` of `count` (1-based, as written: `2/3`).
@@ -77,6 +80,12 @@ pub struct Summary {
     /// Items left alone because `--only` did not select them.
     pub skipped: usize,
     pub engine_runs: usize,
+    /// Paid jobs started (`photoshop` engine).
+    pub submitted: usize,
+    /// Jobs of an earlier run polled to the end instead of submitted again.
+    pub resumed: usize,
+    /// Jobs that did not finish in time; the next run resumes them.
+    pub in_flight: usize,
     pub seconds: f64,
 }
 
@@ -84,22 +93,48 @@ struct Work {
     step: Step,
     action: Action,
     desired: Desired,
+    /// The input as planning found it.
+    observed: InputRecord,
+    /// A job an earlier run submitted and did not see finish: poll it, do not pay again.
+    resume: Option<String>,
 }
 
 enum Message {
     Started {
         key: String,
     },
+    /// A paid job exists: record it before waiting on it, then let the worker go on.
+    Submitted {
+        key: String,
+        entry: Box<LockEntry>,
+        recorded: mpsc::Sender<()>,
+    },
     Done {
         work: Box<Work>,
-        result: Result<Done, String>,
+        outcome: Outcome,
+        job: Option<String>,
         submitted_at: String,
     },
+}
+
+enum Outcome {
+    Masked(Done),
+    Failed(String),
+    /// The job may still finish; it stays recorded as in flight.
+    Unfinished(String),
 }
 
 struct Done {
     input: InputRecord,
     output: OutputRecord,
+}
+
+/// The engines this run needs, created once and shared by every worker.
+struct Engines {
+    local: Option<&'static dyn Engine>,
+    photoshop: Option<Photoshop>,
+    /// Bounds concurrent local inferences, which compete for the same cores.
+    local_slots: Slots,
 }
 
 /// Applies `plan`, updating `store` after every finished item.
@@ -130,8 +165,8 @@ pub fn apply(
             },
             action => action,
         };
-        match (action, item.step, item.desired) {
-            (Action::Orphaned, _, _) => remove_orphan(
+        match (action, item.step, item.desired, item.observation) {
+            (Action::Orphaned, _, _, _) => remove_orphan(
                 &item.key,
                 store,
                 manifest_dir,
@@ -139,26 +174,39 @@ pub fn apply(
                 &mut summary,
                 reporter,
             )?,
-            (Action::Unchanged, _, _) => summary.unchanged += 1,
-            (action, Some(step), Some(desired)) => work.push(Work {
-                step,
-                action,
-                desired,
-            }),
-            (_, _, _) => unreachable!("create and update items always carry their step"),
+            (Action::Unchanged, _, _, _) => summary.unchanged += 1,
+            (action, Some(step), Some(desired), Some(observation)) => {
+                let resume = match &action {
+                    Action::Update { reasons } => reasons.iter().find_map(|r| match r {
+                        Reason::JobInFlight { job } => Some(job.clone()),
+                        _ => None,
+                    }),
+                    _ => None,
+                };
+                work.push(Work {
+                    step,
+                    action,
+                    desired,
+                    observed: observation.input,
+                    resume,
+                });
+            }
+            (_, _, _, _) => unreachable!("create and update items always carry their step"),
         }
     }
+    let submits = work
+        .iter()
+        .filter(|w| w.step.engine == EngineKind::Photoshop && w.resume.is_none())
+        .count();
+    if let Some(max) = options.max_submits
+        && submits > max
+    {
+        return Err(Error::TooManySubmits { submits, max });
+    }
     store.save()?;
-    let engines = load_engines(&work)?;
+    let engines = load_engines(&work, options)?;
     reporter.report(Event::ApplyStarted { to_run: work.len() });
-    run_pool(
-        work,
-        &engines,
-        options.jobs.max(1),
-        store,
-        &mut summary,
-        reporter,
-    )?;
+    run_pool(work, &engines, options, store, &mut summary, reporter)?;
     summary.seconds = started.elapsed().as_secs_f64();
     reporter.report(Event::Summary(&summary));
     Ok(summary)
@@ -213,27 +261,52 @@ fn remove_orphan(
     Ok(())
 }
 
-fn load_engines(work: &[Work]) -> Result<BTreeMap<EngineKind, &'static dyn Engine>, Error> {
-    let mut engines = BTreeMap::new();
-    for item in work {
-        if let std::collections::btree_map::Entry::Vacant(slot) = engines.entry(item.step.engine) {
-            slot.insert(engine::engine(item.step.engine)?);
-        }
-    }
-    Ok(engines)
+fn load_engines(work: &[Work], options: &Options) -> Result<Engines, Error> {
+    let uses = |kind| work.iter().any(|w| w.step.engine == kind);
+    let local = if uses(EngineKind::Local) {
+        Some(engine::local_engine()?)
+    } else {
+        None
+    };
+    let photoshop = if uses(EngineKind::Photoshop) {
+        let credentials =
+            photoshop::Credentials::from_env(&options.photoshop.credentials, |name| {
+                std::env::var(name).ok()
+            })
+            .map_err(EngineError::from)?;
+        Some(Photoshop::new(&options.photoshop, credentials))
+    } else {
+        None
+    };
+    Ok(Engines {
+        local,
+        photoshop,
+        local_slots: Slots::new(options.jobs.max(1)),
+    })
 }
 
 fn run_pool(
     work: Vec<Work>,
-    engines: &BTreeMap<EngineKind, &'static dyn Engine>,
-    jobs: usize,
+    engines: &Engines,
+    options: &Options,
     store: &mut LockStore,
     summary: &mut Summary,
     reporter: &mut dyn Reporter,
 ) -> Result<(), Error> {
-    let workers = jobs.min(work.len());
+    let jobs = options.jobs.max(1);
+    let local_work = work
+        .iter()
+        .filter(|w| w.step.engine == EngineKind::Local)
+        .count();
+    // Remote jobs mostly wait, so they get their own (larger) bound on jobs in flight.
+    let workers = if engines.photoshop.is_some() {
+        jobs.max(options.photoshop.limits.in_flight as usize)
+    } else {
+        jobs
+    }
+    .min(work.len());
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    engine::set_threads_per_job((cores / workers.max(1)).max(1));
+    engine::set_threads_per_job((cores / jobs.min(local_work).max(1)).max(1));
     let queue = Mutex::new(work.into_iter());
     let stop = AtomicBool::new(false);
     let (sender, receiver) = mpsc::channel::<Message>();
@@ -251,10 +324,11 @@ fn run_pool(
                         key: work.step.key.clone(),
                     });
                     let submitted_at = now();
-                    let result = run_one(&work.step, engines[&work.step.engine]);
+                    let (outcome, job) = run_step(&work, engines, &sender);
                     let _ = sender.send(Message::Done {
                         work: Box::new(work),
-                        result,
+                        outcome,
+                        job,
                         submitted_at,
                     });
                 }
@@ -262,29 +336,137 @@ fn run_pool(
         }
         drop(sender);
         for message in receiver {
-            match message {
-                Message::Started { key } => reporter.report(Event::Started { key: &key }),
+            let result = match message {
+                Message::Started { key } => {
+                    reporter.report(Event::Started { key: &key });
+                    Ok(())
+                }
+                Message::Submitted {
+                    key,
+                    entry,
+                    recorded,
+                } => {
+                    let job = entry.job.id.clone();
+                    summary.submitted += 1;
+                    store.lock.images.insert(key.clone(), *entry);
+                    let result = store.save().map(drop).map_err(Error::from);
+                    if result.is_ok() {
+                        reporter.report(Event::Submitted {
+                            key: &key,
+                            job: &job,
+                        });
+                        let _ = recorded.send(());
+                    }
+                    result
+                }
                 Message::Done {
                     work,
-                    result,
+                    outcome,
+                    job,
                     submitted_at,
-                } => {
-                    if let Err(e) = record(*work, result, submitted_at, store, summary, reporter) {
-                        // Without a lockfile, further work would be done and then forgotten.
-                        stop.store(true, Ordering::Relaxed);
-                        fatal.get_or_insert(e);
-                    }
+                } => record(*work, outcome, job, submitted_at, store, summary, reporter),
+            };
+            if let Some(photoshop) = &engines.photoshop {
+                for token in photoshop.take_minted_tokens() {
+                    reporter.report(Event::SecretMinted(&token));
                 }
+            }
+            if let Err(e) = result {
+                // Without a lockfile, further work would be done and then forgotten.
+                stop.store(true, Ordering::Relaxed);
+                fatal.get_or_insert(e);
             }
         }
     });
     fatal.map_or(Ok(()), Err)
 }
 
-/// Masks one image: read and hash the exact bytes masked, run the engine, write the PNG.
-fn run_one(step: &Step, engine: &dyn Engine) -> Result<Done, String> {
-    let bytes = std::fs::read(&step.input_path)
-        .map_err(|e| format!("cannot read {}: {e}", step.input_path.display()))?;
+/// Runs one step on its engine; returns the outcome and the id of the job, if one was made.
+fn run_step(
+    work: &Work,
+    engines: &Engines,
+    sender: &mpsc::Sender<Message>,
+) -> (Outcome, Option<String>) {
+    let step = &work.step;
+    match step.engine {
+        EngineKind::Local => {
+            let engine = engines.local.expect("loaded for local steps");
+            let _slot = engines.local_slots.acquire();
+            let outcome = match run_local(step, engine) {
+                Ok(done) => Outcome::Masked(done),
+                Err(error) => Outcome::Failed(error),
+            };
+            (outcome, None)
+        }
+        EngineKind::Photoshop => {
+            let photoshop = engines
+                .photoshop
+                .as_ref()
+                .expect("made for photoshop steps");
+            let Input::Remote(input) = &step.input else {
+                let error = "the photoshop engine reads inputs from URLs".to_owned();
+                return (Outcome::Failed(error), None);
+            };
+            let job = match &work.resume {
+                Some(job) => job.clone(),
+                None => match photoshop.submit(step, input) {
+                    Ok(job) => {
+                        let (recorded, wait_recorded) = mpsc::channel();
+                        let entry = LockEntry {
+                            input: work.observed.clone(),
+                            settings: work.desired.settings.clone(),
+                            engine: work.desired.engine.clone(),
+                            fingerprint: work.desired.fingerprint.clone(),
+                            output: None,
+                            job: JobRecord {
+                                id: job.clone(),
+                                state: JobState::Submitted,
+                                submitted_at: now(),
+                                finished_at: None,
+                                error: None,
+                            },
+                        };
+                        let _ = sender.send(Message::Submitted {
+                            key: step.key.clone(),
+                            entry: Box::new(entry),
+                            recorded,
+                        });
+                        // Waiting on a job that is not in the lockfile would pay twice after a crash.
+                        if wait_recorded.recv().is_err() {
+                            return (Outcome::Unfinished("the run stopped".to_owned()), Some(job));
+                        }
+                        job
+                    }
+                    Err(error) => return (Outcome::Failed(error), None),
+                },
+            };
+            let outcome = match photoshop.wait(step, &job) {
+                Ok(mask) => match write_mask(step, &mask, work.observed.clone()) {
+                    Ok(done) => Outcome::Masked(done),
+                    Err(error) => Outcome::Failed(error),
+                },
+                Err(WaitError::Failed(error)) => Outcome::Failed(error),
+                Err(WaitError::Unfinished(error)) => Outcome::Unfinished(error),
+            };
+            (outcome, Some(job))
+        }
+    }
+}
+
+/// Masks one image in-process: read and hash the exact bytes masked, run the engine.
+fn run_local(step: &Step, engine: &dyn Engine) -> Result<Done, String> {
+    let (bytes, label) = match &step.input {
+        Input::Local(path) => (
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+            path.clone(),
+        ),
+        Input::Remote(url) => {
+            let agent = remote::agent(remote::TRANSFER_TIMEOUT);
+            let bytes = remote::fetch(&agent, url, remote::MAX_DOWNLOAD_BYTES)
+                .map_err(|e| e.to_string())?;
+            (bytes, url.redacted().into())
+        }
+    };
     let input = InputRecord {
         source: step.input_source.clone(),
         size: bytes.len() as u64,
@@ -292,12 +474,16 @@ fn run_one(step: &Step, engine: &dyn Engine) -> Result<Done, String> {
     };
     let mask = engine
         .mask(&MaskRequest {
-            input: &step.input_path,
+            input: &label,
             bytes: &bytes,
             mask: step.mask,
         })
         .map_err(|e| describe_engine_error(&e))?;
-    let png = encode_png(&mask)?;
+    write_mask(step, &mask, input)
+}
+
+fn write_mask(step: &Step, mask: &GrayImage, input: InputRecord) -> Result<Done, String> {
+    let png = encode_png(mask)?;
     fsutil::write_atomic(&step.output_path, &png)
         .map_err(|e| format!("cannot write {}: {e}", step.output_path.display()))?;
     Ok(Done {
@@ -328,7 +514,8 @@ fn encode_png(mask: &GrayImage) -> Result<Vec<u8>, String> {
 
 fn record(
     work: Work,
-    result: Result<Done, String>,
+    outcome: Outcome,
+    job: Option<String>,
     submitted_at: String,
     store: &mut LockStore,
     summary: &mut Summary,
@@ -339,11 +526,23 @@ fn record(
         step,
         action,
         desired,
+        observed,
+        resume,
     } = work;
+    if resume.is_some() {
+        summary.resumed += 1;
+    }
     let finished_at = Some(now());
-    let job_id = format!("local-{}", &desired.fingerprint["blake3:".len()..][..16]);
-    match result {
-        Ok(done) => {
+    let job_id =
+        job.unwrap_or_else(|| format!("local-{}", &desired.fingerprint["blake3:".len()..][..16]));
+    let submitted_at = store
+        .lock
+        .images
+        .get(&step.key)
+        .filter(|e| e.job.id == job_id && e.job.state == JobState::Submitted)
+        .map_or(submitted_at, |e| e.job.submitted_at.clone());
+    match outcome {
+        Outcome::Masked(done) => {
             // The fingerprint covers the bytes actually masked, which may differ from those
             // planned if the file changed meanwhile; the next plan then sees the change.
             let fingerprint =
@@ -376,25 +575,12 @@ fn record(
                 output: &done.output,
             });
         }
-        Err(error) => {
-            let previous_input = store.lock.images.get(&step.key).map(|e| e.input.clone());
-            let input = fsutil::digest_file(&step.input_path)
-                .map(|(size, digest)| InputRecord {
-                    source: step.input_source.clone(),
-                    size,
-                    digest,
-                })
-                .ok()
-                .or(previous_input)
-                .unwrap_or(InputRecord {
-                    source: step.input_source.clone(),
-                    size: 0,
-                    digest: String::new(),
-                });
+        Outcome::Failed(error) => {
+            let error = crate::redact::redact_text(&error);
             store.lock.images.insert(
                 step.key.clone(),
                 LockEntry {
-                    input,
+                    input: observed,
                     settings: desired.settings,
                     engine: desired.engine,
                     fingerprint: desired.fingerprint,
@@ -415,8 +601,51 @@ fn record(
                 error: &error,
             });
         }
+        Outcome::Unfinished(error) => {
+            // The lockfile already says "submitted"; leaving it so is what lets the next run resume.
+            let error = crate::redact::redact_text(&error);
+            summary.failed += 1;
+            summary.in_flight += 1;
+            reporter.report(Event::Failed {
+                step: &step,
+                error: &error,
+            });
+        }
     }
     Ok(())
+}
+
+/// A counting semaphore.
+struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    fn new(count: usize) -> Self {
+        Self {
+            free: Mutex::new(count),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn acquire(&self) -> Slot<'_> {
+        let mut free = self.free.lock().expect("slots lock");
+        while *free == 0 {
+            free = self.freed.wait(free).expect("slots lock");
+        }
+        *free -= 1;
+        Slot(self)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().expect("slots lock") += 1;
+        self.0.freed.notify_one();
+    }
 }
 
 fn now() -> String {

@@ -2,6 +2,7 @@
 
 mod decode;
 pub mod local;
+pub mod photoshop;
 pub mod recipe;
 pub mod resample;
 
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use image::GrayImage;
 
-use crate::manifest::{EngineKind, MaskMode};
+use crate::manifest::{EngineKind, MaskMode, PhotoshopSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -25,6 +26,8 @@ pub enum EngineError {
     ModelLoad { message: String },
     #[error("inference failed for {}: {message}", path.display())]
     Inference { path: PathBuf, message: String },
+    #[error(transparent)]
+    Credentials(#[from] photoshop::CredentialError),
 }
 
 impl EngineError {
@@ -34,6 +37,9 @@ impl EngineError {
             EngineError::ModelDigest { .. } => {
                 Some("the binary is damaged; rebuild or reinstall maskflow".to_owned())
             }
+            EngineError::Credentials(_) => Some(
+                "export the variables named under `photoshop.credentials` (defaults PHOTOSHOP_CLIENT_ID, PHOTOSHOP_CLIENT_SECRET or PHOTOSHOP_ACCESS_TOKEN)".to_owned(),
+            ),
             _ => None,
         }
     }
@@ -49,24 +55,36 @@ pub struct MaskRequest<'a> {
     pub mask: MaskMode,
 }
 
-/// One engine. The local engine finishes within `mask`; remote engines will submit and poll.
+/// An engine that runs in-process and finishes within `mask`. Remote engines
+/// (`photoshop::Photoshop`) submit, poll and collect instead; `apply` drives both.
 pub trait Engine: Send + Sync {
     fn mask(&self, request: &MaskRequest<'_>) -> Result<GrayImage, EngineError>;
 }
 
 /// What identifies an engine's output, recorded in the lockfile: a change makes every mask
 /// it made stale. Known without loading the engine, so planning never loads a model.
-pub fn identity(kind: EngineKind) -> BTreeMap<String, String> {
+pub fn identity(kind: EngineKind, photoshop: &PhotoshopSettings) -> BTreeMap<String, String> {
     match kind {
         EngineKind::Local => local::identity(),
+        EngineKind::Photoshop => photoshop::identity(photoshop),
     }
 }
 
-/// The engine for `kind`, loaded on first use and shared by every worker.
-pub fn engine(kind: EngineKind) -> Result<&'static dyn Engine, EngineError> {
+/// The settings that shape a mask, normalized, as the lockfile records them.
+pub fn settings(
+    kind: EngineKind,
+    mask: MaskMode,
+    photoshop: &PhotoshopSettings,
+) -> BTreeMap<String, String> {
     match kind {
-        EngineKind::Local => local::LocalEngine::shared().map(|e| e as &dyn Engine),
+        EngineKind::Local => BTreeMap::from([("mask".to_owned(), mask.as_str().to_owned())]),
+        EngineKind::Photoshop => photoshop::settings(mask, photoshop),
     }
+}
+
+/// The in-process engine, loaded on first use and shared by every worker.
+pub fn local_engine() -> Result<&'static dyn Engine, EngineError> {
+    local::LocalEngine::shared().map(|e| e as &dyn Engine)
 }
 
 /// Shares the machine's cores among the images in flight.

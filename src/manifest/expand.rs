@@ -4,24 +4,46 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
+use super::model::PhotoshopApi;
 use super::templates::{ImageValues, TemplateError, Templates};
 use super::{Diagnostic, EngineKind, Loaded, ManifestError, MaskMode, Pos, yaml};
+use crate::redact::SecretUrl;
 
 /// One image to mask, fully resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     /// The lockfile key: the output path relative to the manifest's folder, `/`-separated.
     pub key: String,
-    /// The input as the manifest names it, relative to the manifest's folder.
+    /// The input as it may be shown and recorded: a path relative to the manifest's folder,
+    /// or a URL without its query string.
     pub input_source: String,
-    /// The input on disk.
-    pub input_path: PathBuf,
+    pub input: Input,
     /// The mask on disk.
     pub output_path: PathBuf,
     pub mask: MaskMode,
     pub engine: EngineKind,
+    /// `photoshop`/`sensei`: where the service writes the mask.
+    pub mask_url: Option<SecretUrl>,
+    /// `photoshop`/`sensei`: where maskflow reads the mask back from.
+    pub mask_read_url: Option<SecretUrl>,
     /// Where the manifest entry that produced this step starts, for error annotations.
     pub origin: Pos,
+}
+
+/// Where an input image is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Local(PathBuf),
+    Remote(SecretUrl),
+}
+
+impl Input {
+    pub fn local_path(&self) -> Option<&Path> {
+        match self {
+            Input::Local(path) => Some(path),
+            Input::Remote(_) => None,
+        }
+    }
 }
 
 /// Resolves every image of the manifest, or reports every problem found (including the
@@ -104,10 +126,47 @@ impl<'a> Expansion<'a> {
                 (self.loaded.manifest.defaults.output.clone(), pointer)
             }
         };
-        let mask = entry.mask.unwrap_or(self.loaded.manifest.defaults.mask);
-        let engine = entry.engine.unwrap_or(self.loaded.manifest.defaults.engine);
+        let defaults = &self.loaded.manifest.defaults;
+        let mask = entry.mask.unwrap_or(defaults.mask);
+        let engine = entry.engine.unwrap_or(defaults.engine);
+        let engine_pointer = if entry.engine.is_some() {
+            format!("{base}/engine")
+        } else {
+            base.clone()
+        };
+        let mask_url = template_with_pointer(
+            entry.mask_url.as_ref(),
+            defaults.mask_url.as_ref(),
+            &base,
+            "mask_url",
+        );
+        let mask_read_url = template_with_pointer(
+            entry.mask_read_url.as_ref(),
+            defaults.mask_read_url.as_ref(),
+            &base,
+            "mask_read_url",
+        );
+        let sensei = engine == EngineKind::Photoshop
+            && self.loaded.manifest.photoshop.api == PhotoshopApi::Sensei;
+        if sensei && mask_url.is_none() {
+            self.problem_at(
+                &engine_pointer,
+                "the photoshop engine's `sensei` API writes each mask to a URL: set `mask_url`",
+                Some("e.g. `mask_url: \"{{ vars.bucket }}/masks/{{ stem }}.png\"` (a pre-signed PUT URL), or `photoshop: {api: v2}`"),
+            );
+            return;
+        }
         let is_glob = entry.glob.is_some();
-        for (input_source, input_path) in inputs {
+        for (input_source, input) in inputs {
+            if engine == EngineKind::Photoshop && matches!(input, Input::Local(_)) {
+                let pointer = if is_glob { "glob" } else { "input" };
+                self.problem_at(
+                    &format!("{base}/{pointer}"),
+                    &format!("the photoshop engine reads inputs from URLs, and `{input_source}` is a local file"),
+                    Some("give `input` as an https:// URL the service can read (e.g. a pre-signed GET URL)"),
+                );
+                return;
+            }
             let values = image_values(&input_source, entry.name.as_deref());
             let rendered = match self.templates.render(&output_template, Some(&values)) {
                 Ok(rendered) => rendered,
@@ -117,8 +176,23 @@ impl<'a> Expansion<'a> {
                     return;
                 }
             };
-            let Some(key) = self.check_output(&rendered, &output_pointer, &input_path) else {
+            let Some(key) = self.check_output(&rendered, &output_pointer, &input) else {
                 continue;
+            };
+            let (mask_url, mask_read_url) = if sensei {
+                let Some(write) = self.url_template(mask_url.as_ref(), &values) else {
+                    continue;
+                };
+                let read = match &mask_read_url {
+                    Some(_) => match self.url_template(mask_read_url.as_ref(), &values) {
+                        Some(read) => read,
+                        None => continue,
+                    },
+                    None => write.clone(),
+                };
+                (write, read)
+            } else {
+                (None, None)
             };
             if let Some(first) = self.outputs.get(&key) {
                 let message = format!(
@@ -140,20 +214,26 @@ impl<'a> Expansion<'a> {
                 output_path: self.loaded.dir.join(&key),
                 key,
                 input_source,
-                input_path,
+                input,
                 mask,
                 engine,
+                mask_url,
+                mask_read_url,
                 origin,
             });
         }
     }
 
-    fn single_input(&mut self, template: &str, pointer: &str) -> Option<(String, PathBuf)> {
+    fn single_input(&mut self, template: &str, pointer: &str) -> Option<(String, Input)> {
         let rendered = self.render_or_report(template, pointer)?;
+        if is_url(&rendered) {
+            let url = self.check_url(&rendered, pointer)?;
+            return Some((url.redacted(), Input::Remote(url)));
+        }
         let source = normalize_lexically(&rendered);
         let path = self.loaded.dir.join(&source);
         match std::fs::metadata(&path) {
-            Ok(meta) if meta.is_file() => Some((source, path)),
+            Ok(meta) if meta.is_file() => Some((source, Input::Local(path))),
             Ok(_) => {
                 self.problem_at(pointer, &format!("input `{rendered}` is not a file"), None);
                 None
@@ -169,8 +249,61 @@ impl<'a> Expansion<'a> {
         }
     }
 
-    fn glob_inputs(&mut self, template: &str, pointer: &str) -> Option<Vec<(String, PathBuf)>> {
+    /// Renders a per-image URL template (`mask_url` and friends) and checks the URL.
+    fn url_template(
+        &mut self,
+        template: Option<&(String, String)>,
+        values: &ImageValues,
+    ) -> Option<Option<SecretUrl>> {
+        let Some((template, pointer)) = template else {
+            return Some(None);
+        };
+        let rendered = match self.templates.render(template, Some(values)) {
+            Ok(rendered) => rendered,
+            Err(e) => {
+                self.template_problem(pointer, &e);
+                return None;
+            }
+        };
+        self.check_url(&rendered, pointer).map(Some)
+    }
+
+    /// A URL a remote service is handed: `https://`, or `http://` on this machine only.
+    fn check_url(&mut self, rendered: &str, pointer: &str) -> Option<SecretUrl> {
+        let shown = |raw: &str| raw.split(['?', '#']).next().unwrap_or(raw).to_owned();
+        let url = match SecretUrl::parse(rendered) {
+            Ok(url) => url,
+            Err(e) => {
+                let message = format!("`{}` is not a valid URL: {e}", shown(rendered));
+                self.problem_at(pointer, &message, None);
+                return None;
+            }
+        };
+        match url.url().scheme() {
+            "https" => Some(url),
+            "http" if url.is_loopback() => Some(url),
+            _ => {
+                let message = format!("`{url}` must use https://");
+                self.problem_at(
+                    pointer,
+                    &message,
+                    Some("plain http:// is accepted only for services on this machine (127.0.0.1, localhost)"),
+                );
+                None
+            }
+        }
+    }
+
+    fn glob_inputs(&mut self, template: &str, pointer: &str) -> Option<Vec<(String, Input)>> {
         let rendered = self.render_or_report(template, pointer)?;
+        if is_url(&rendered) {
+            self.problem_at(
+                pointer,
+                "`glob` lists local files; give a URL as `input`",
+                None,
+            );
+            return None;
+        }
         let pattern = if Path::new(&rendered).is_absolute() {
             rendered.clone()
         } else {
@@ -203,6 +336,10 @@ impl<'a> Expansion<'a> {
             })
             .collect();
         found.sort();
+        let found: Vec<(String, Input)> = found
+            .into_iter()
+            .map(|(source, path)| (source, Input::Local(path)))
+            .collect();
         if found.is_empty() {
             self.problem_at(
                 pointer,
@@ -215,7 +352,7 @@ impl<'a> Expansion<'a> {
     }
 
     /// Validates a rendered output path and returns its normalized key.
-    fn check_output(&mut self, rendered: &str, pointer: &str, input: &Path) -> Option<String> {
+    fn check_output(&mut self, rendered: &str, pointer: &str, input: &Input) -> Option<String> {
         let key = match relative_key(rendered) {
             Ok(key) => key,
             Err(why) => {
@@ -244,7 +381,10 @@ impl<'a> Expansion<'a> {
             return None;
         }
         let output = self.loaded.dir.join(&key);
-        if same_file(&output, input) {
+        if input
+            .local_path()
+            .is_some_and(|input| same_file(&output, input))
+        {
             self.problem_at(
                 pointer,
                 &format!("output `{rendered}` would overwrite its own input"),
@@ -351,8 +491,32 @@ fn value_len(text: &str, pos: Pos) -> usize {
         .map_or(1, |l| l.trim_end().len().max(1))
 }
 
+fn is_url(rendered: &str) -> bool {
+    let lower = rendered.trim_start().to_ascii_lowercase();
+    lower.contains("://") && !lower.starts_with("file:")
+}
+
+/// The template of an optional per-image setting and the pointer to report problems at.
+fn template_with_pointer(
+    own: Option<&String>,
+    default: Option<&String>,
+    base: &str,
+    field: &str,
+) -> Option<(String, String)> {
+    match (own, default) {
+        (Some(t), _) => Some((t.clone(), format!("{base}/{field}"))),
+        (None, Some(t)) => Some((t.clone(), format!("/defaults/{field}"))),
+        (None, None) => None,
+    }
+}
+
 fn image_values(source: &str, name: Option<&str>) -> ImageValues {
-    let path = Path::new(source);
+    // For a URL, the values come from its path: `https://h/a/cat.jpg` has stem `cat`.
+    let source = match url::Url::parse(source) {
+        Ok(url) if url.has_host() => url.path().trim_start_matches('/').to_owned(),
+        _ => source.to_owned(),
+    };
+    let path = Path::new(&source);
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -363,7 +527,7 @@ fn image_values(source: &str, name: Option<&str>) -> ImageValues {
     };
     ImageValues {
         name: name.map_or_else(|| stem.clone(), str::to_owned),
-        path: source.to_owned(),
+        path: source.clone(),
         dir,
         stem,
         ext: path
@@ -460,6 +624,11 @@ mod tests {
         );
         let v = image_values("cat.png", Some("kitty"));
         assert_eq!((v.name.as_str(), v.dir.as_str()), ("kitty", "."));
+        let v = image_values("https://h.example/in/dog.jpeg", None);
+        assert_eq!(
+            (v.path.as_str(), v.dir.as_str(), v.stem.as_str()),
+            ("in/dog.jpeg", "in", "dog")
+        );
     }
 
     #[test]

@@ -14,10 +14,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use expand::Step;
 use expand::expand;
+pub use expand::{Input, Step};
 pub use model::{
-    DEFAULT_OUTPUT, Defaults, EngineKind, ImageEntry, Manifest, MaskMode, VarValue, schema_json,
+    CredentialVars, DEFAULT_OUTPUT, Defaults, EngineKind, ImageEntry, Limits, Manifest, MaskMode,
+    Optimize, PhotoshopApi, PhotoshopSettings, StorageKind, VarValue, schema_json,
 };
 use serde_saphyr::Spanned;
 use yaml::Node;

@@ -23,6 +23,9 @@ pub struct Manifest {
     /// Settings every image inherits unless it overrides them.
     #[serde(default)]
     pub defaults: Defaults,
+    /// How to reach Adobe's Photoshop API, for images whose engine is `photoshop`.
+    #[serde(default)]
+    pub photoshop: PhotoshopSettings,
     /// The images to mask: each entry is one file (`input`) or many (`glob`).
     #[schemars(length(min = 1))]
     pub images: Vec<ImageEntry>,
@@ -52,6 +55,14 @@ pub struct Defaults {
     /// The engine that makes the masks.
     #[serde(default)]
     pub engine: EngineKind,
+    /// `photoshop` engine, `sensei` API: the URL the service writes each mask to, usually a
+    /// pre-signed PUT URL (a template with the per-image values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask_url: Option<String>,
+    /// Where maskflow reads the mask back from, when `mask_url` only allows writing (e.g. a
+    /// pre-signed GET URL for the same object). Defaults to `mask_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask_read_url: Option<String>,
 }
 
 impl Default for Defaults {
@@ -60,6 +71,8 @@ impl Default for Defaults {
             output: default_output(),
             mask: MaskMode::default(),
             engine: EngineKind::default(),
+            mask_url: None,
+            mask_read_url: None,
         }
     }
 }
@@ -72,7 +85,8 @@ fn default_output() -> String {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImageEntry {
-    /// One image file, relative to the manifest's folder (a template: `vars`, `env("NAME")`).
+    /// One image: a file relative to the manifest's folder, or an `https://` URL (a template:
+    /// `vars`, `env("NAME")`). The `photoshop` engine needs a URL the service can read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
     /// Every file matching this glob, relative to the manifest's folder (a template: `vars`,
@@ -91,6 +105,12 @@ pub struct ImageEntry {
     /// Overrides `defaults.engine` for this entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<EngineKind>,
+    /// Overrides `defaults.mask_url` for this entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask_url: Option<String>,
+    /// Overrides `defaults.mask_read_url` for this entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask_read_url: Option<String>,
 }
 
 /// The kind of mask written.
@@ -146,14 +166,228 @@ pub enum EngineKind {
     /// The embedded U²-Net-portable model, run on the CPU: offline and free.
     #[default]
     Local,
+    /// Adobe's Photoshop API (paid, rate-limited), configured under `photoshop`.
+    Photoshop,
 }
 
 impl EngineKind {
     pub fn as_str(self) -> &'static str {
         match self {
             EngineKind::Local => "local",
+            EngineKind::Photoshop => "photoshop",
         }
     }
+}
+
+/// How to reach the Photoshop API. Credentials are named here, never given: they are read
+/// from the environment variables named.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhotoshopSettings {
+    /// Which API generation to call.
+    #[serde(default)]
+    pub api: PhotoshopApi,
+    /// The API's base URL.
+    #[serde(default = "default_endpoint")]
+    pub endpoint: String,
+    /// The IMS (Adobe identity) base URL that issues access tokens.
+    #[serde(default = "default_ims")]
+    pub ims: String,
+    /// OAuth scopes requested with the token, comma-separated.
+    #[serde(default = "default_scopes")]
+    pub scopes: String,
+    /// Names of the environment variables holding the credentials.
+    #[serde(default)]
+    pub credentials: CredentialVars,
+    /// The `storage` value sent with `sensei` URLs. Inferred from each URL's host when unset:
+    /// `azure` for Azure Blob, `dropbox` for Dropbox, `external` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageKind>,
+    /// `sensei` only: `performance` (the service default) or `batch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimize: Option<Optimize>,
+    /// Rate limits, concurrency and deadlines.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+impl Default for PhotoshopSettings {
+    fn default() -> Self {
+        Self {
+            api: PhotoshopApi::default(),
+            endpoint: default_endpoint(),
+            ims: default_ims(),
+            scopes: default_scopes(),
+            credentials: CredentialVars::default(),
+            storage: None,
+            optimize: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+fn default_endpoint() -> String {
+    "https://image.adobe.io".to_owned()
+}
+
+fn default_ims() -> String {
+    "https://ims-na1.adobelogin.com".to_owned()
+}
+
+fn default_scopes() -> String {
+    "openid,AdobeID,read_organizations".to_owned()
+}
+
+/// A Photoshop API generation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PhotoshopApi {
+    /// `POST /sensei/mask`: the service writes the mask to `mask_url` (deprecated by Adobe in 2025).
+    #[default]
+    Sensei,
+    /// `POST /v2/remove-background` with `mode: mask`: the service hosts the mask and maskflow downloads it.
+    V2,
+}
+
+impl PhotoshopApi {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhotoshopApi::Sensei => "sensei",
+            PhotoshopApi::V2 => "v2",
+        }
+    }
+}
+
+/// Names of the environment variables that hold the Photoshop API credentials.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialVars {
+    /// Holds the OAuth server-to-server client id (also sent as `x-api-key`).
+    #[serde(default = "default_client_id_var")]
+    pub client_id: String,
+    /// Holds the client secret.
+    #[serde(default = "default_client_secret_var")]
+    pub client_secret: String,
+    /// Holds an already issued access token; used instead of the client secret when set.
+    #[serde(default = "default_access_token_var")]
+    pub access_token: String,
+}
+
+impl Default for CredentialVars {
+    fn default() -> Self {
+        Self {
+            client_id: default_client_id_var(),
+            client_secret: default_client_secret_var(),
+            access_token: default_access_token_var(),
+        }
+    }
+}
+
+fn default_client_id_var() -> String {
+    "PHOTOSHOP_CLIENT_ID".to_owned()
+}
+
+fn default_client_secret_var() -> String {
+    "PHOTOSHOP_CLIENT_SECRET".to_owned()
+}
+
+fn default_access_token_var() -> String {
+    "PHOTOSHOP_ACCESS_TOKEN".to_owned()
+}
+
+/// Where the `sensei` API reads and writes a URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    External,
+    Azure,
+    Dropbox,
+}
+
+impl StorageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageKind::External => "external",
+            StorageKind::Azure => "azure",
+            StorageKind::Dropbox => "dropbox",
+        }
+    }
+}
+
+/// The `sensei` API's `options.optimize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimize {
+    Performance,
+    Batch,
+}
+
+/// How hard maskflow drives the API.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// At most this many job submissions per `window_seconds` (Adobe allows an organization
+    /// 3 remove-background submissions per 3 s).
+    #[serde(default = "default_submits")]
+    #[schemars(range(min = 1))]
+    pub submits: u32,
+    /// The window of the submission limit, in seconds.
+    #[serde(default = "default_window")]
+    #[schemars(range(min = 0.001))]
+    pub window_seconds: f64,
+    /// Jobs waited on at once.
+    #[serde(default = "default_in_flight")]
+    #[schemars(range(min = 1, max = 256))]
+    pub in_flight: u32,
+    /// First status request this long after submitting, in seconds.
+    #[serde(default = "default_poll_initial")]
+    #[schemars(range(min = 0.0))]
+    pub poll_initial_seconds: f64,
+    /// Polling backs off up to this interval, in seconds.
+    #[serde(default = "default_poll_max")]
+    #[schemars(range(min = 0.0))]
+    pub poll_max_seconds: f64,
+    /// A job not finished this long after submission fails, in seconds. A later run resumes it.
+    #[serde(default = "default_deadline")]
+    #[schemars(range(min = 1.0))]
+    pub deadline_seconds: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            submits: default_submits(),
+            window_seconds: default_window(),
+            in_flight: default_in_flight(),
+            poll_initial_seconds: default_poll_initial(),
+            poll_max_seconds: default_poll_max(),
+            deadline_seconds: default_deadline(),
+        }
+    }
+}
+
+fn default_submits() -> u32 {
+    3
+}
+
+fn default_window() -> f64 {
+    3.0
+}
+
+fn default_in_flight() -> u32 {
+    8
+}
+
+fn default_poll_initial() -> f64 {
+    1.0
+}
+
+fn default_poll_max() -> f64 {
+    10.0
+}
+
+fn default_deadline() -> f64 {
+    600.0
 }
 
 /// The manifest's JSON Schema, as committed under `schemas/`.

@@ -123,6 +123,8 @@ impl Reporter for Github {
                 self.rows
                     .push((step.key.clone(), "failed", (*error).to_owned()));
             }
+            // Before anything could print the token: GitHub masks it in the log from here on.
+            Event::SecretMinted(token) => self.command(&format!("::add-mask::{token}")),
             Event::Removed { key, pruned, .. } => {
                 let what = if *pruned {
                     "removed and deleted"

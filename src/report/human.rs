@@ -99,6 +99,10 @@ impl Reporter for Human {
                     bar.inc(1);
                 }
             }
+            Event::Submitted { key, job } => self.line(&format!("  submitted {key}: job {job}")),
+            // Never shown: only CI renderers do something with it (masking).
+            Event::SecretMinted(_) => {}
+            Event::Status(jobs) => self.line(&render_status(jobs)),
             Event::Removed {
                 key,
                 pruned,
@@ -150,6 +154,28 @@ impl Reporter for Human {
             }
         }
     }
+}
+
+fn render_status(jobs: &[super::JobState]) -> String {
+    if jobs.is_empty() {
+        return "No jobs in flight.".to_owned();
+    }
+    let width = jobs.iter().map(|j| j.key.len()).max().unwrap_or(0);
+    let mut out = format!("{} job{} in flight:\n", jobs.len(), plural(jobs.len()));
+    for job in jobs {
+        out.push_str(&format!(
+            "  {:width$}  {:9}  job {} ({}, submitted {})",
+            job.key, job.state, job.job, job.engine, job.submitted_at
+        ));
+        if let Some(detail) = &job.detail {
+            out.push_str(&format!(": {detail}"));
+        }
+        out.push('\n');
+    }
+    out.push_str(
+        "Run `maskflow apply` to collect finished jobs; it polls them instead of submitting again.",
+    );
+    out
 }
 
 fn plural(n: usize) -> &'static str {

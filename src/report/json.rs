@@ -69,6 +69,9 @@ impl Reporter for Json {
                 "line": step.origin.line,
                 "column": step.origin.column,
             }),
+            Event::Submitted { key, job } => json!({"event": "submitted", "key": key, "job": job}),
+            Event::SecretMinted(_) => return,
+            Event::Status(jobs) => json!({"event": "status", "in_flight": jobs}),
             Event::Removed {
                 key,
                 pruned,

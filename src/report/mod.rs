@@ -50,6 +50,15 @@ pub enum Event<'a> {
         step: &'a Step,
         error: &'a str,
     },
+    /// A paid job was submitted and recorded in the lockfile.
+    Submitted {
+        key: &'a str,
+        job: &'a str,
+    },
+    /// A credential minted during the run (an access token): CI logs must mask it.
+    SecretMinted(&'a str),
+    /// `maskflow status`: the jobs recorded as in flight.
+    Status(&'a [JobState]),
     Removed {
         key: &'a str,
         pruned: bool,
@@ -69,6 +78,19 @@ pub enum Event<'a> {
     },
     /// A document to print as is (schemas).
     Document(&'a str),
+}
+
+/// One job recorded as in flight, and what the service says of it now.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JobState {
+    pub key: String,
+    pub job: String,
+    pub engine: String,
+    pub submitted_at: String,
+    /// `pending`, `running`, `succeeded`, `failed`, or `unknown` when the service could not say.
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 pub trait Reporter {
