@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+pub mod emulator;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_maskflow");
 
 /// A manifest masking every PNG in `photos/` with the defaults.
