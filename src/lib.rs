@@ -13,6 +13,7 @@ pub mod plan;
 pub mod redact;
 pub mod remote;
 pub mod report;
+pub mod storage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 pub mod emulator;
+pub mod storage;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_maskflow");
 
