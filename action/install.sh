@@ -123,6 +123,6 @@ rm -rf "$work"
 bin=$(find "$dir" -type f -name "$exe" | head -n 1)
 [[ -n $bin ]] || { echo "::error title=maskflow action::$asset holds no $exe"; exit 1; }
 chmod +x "$bin"
-echo "$(dirname "$bin")" >>"${GITHUB_PATH:?}"
+dirname "$bin" >>"${GITHUB_PATH:?}"
 output method download
 output bin "$bin"
