@@ -38,6 +38,8 @@ struct Call<'a> {
     server_url: String,
     /// Stop before the step with this id runs (to look at the install decision alone).
     stop_before: Option<&'a str>,
+    /// What `actions/cache` restores into its `path`/bin (a cache hit); None: a miss.
+    cached_build: Option<&'a Path>,
 }
 
 impl<'a> Call<'a> {
@@ -50,6 +52,7 @@ impl<'a> Call<'a> {
             path: path_with_maskflow(),
             server_url: "https://github.com".into(),
             stop_before: None,
+            cached_build: None,
         }
     }
 }
@@ -254,11 +257,18 @@ fn run_action(call: Call<'_>) -> Run {
                 uses.starts_with("actions/cache@"),
                 "the emulation knows no `{uses}`"
             );
-            // A cache miss; but its `with:` must be expressions we understand, and give the
-            // cache a path and a key (an empty key fails on GitHub).
+            // Its `with:` must be expressions we understand, and give the cache a path and a
+            // key (an empty key fails on GitHub).
+            let mut with = BTreeMap::new();
             for (name, value) in step["with"].as_object().unwrap() {
                 let value = context.substitute(value.as_str().unwrap());
                 assert!(!value.is_empty(), "actions/cache gets an empty `{name}`");
+                with.insert(name.as_str(), value);
+            }
+            if let Some(binary) = call.cached_build {
+                let bin = Path::new(&with["path"]).join("bin");
+                std::fs::create_dir_all(&bin).unwrap();
+                std::fs::copy(binary, bin.join("maskflow")).unwrap();
             }
             run.ran.push(uses.to_owned());
             continue;
@@ -650,6 +660,42 @@ fn installs_a_checksummed_release_or_falls_back_to_building() {
             install["cache-key"].starts_with("maskflow-build-")
                 && install["cache-key"].len() > "maskflow-build-Linux-X64-".len() + 60,
             "{install:?}"
+        );
+    }
+}
+
+#[test]
+fn a_restored_source_build_is_used() {
+    let dir = scratch(&["chelsea.png"]);
+    let root = dir.path();
+    write(root, "maskflow.yaml", EVERY_PNG);
+    // `uses: ./` with a version that has no release: a source build, here restored from the
+    // cache (the binary under test stands for it), so no cargo run.
+    for (version, warned) in [("", false), ("9.9.9", true)] {
+        let mut call = Call::new(root, &[("version", version), ("command", "plan")]);
+        call.path = system_path();
+        call.cached_build = Some(Path::new(BIN));
+        let run = run_action(call);
+        assert!(
+            run.success,
+            "stdout:\n{}\nstderr:\n{}",
+            run.stdout, run.stderr
+        );
+        assert_eq!(run.ran, ["install", "actions/cache@v4", "build", "run"]);
+        assert!(
+            run.stderr.contains("using the cached build"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.steps["build"]["bin"].ends_with("maskflow-build/bin/maskflow"));
+        assert_outputs(&run, &[("created", "1"), ("changed", "true")]);
+        assert_eq!(
+            run.stdout.contains(&format!(
+                "::warning title=maskflow action::no release archive for maskflow 9.9.9; using maskflow {VERSION}"
+            )),
+            warned,
+            "{}",
+            run.stdout
         );
     }
 }
