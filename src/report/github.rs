@@ -123,6 +123,11 @@ impl Reporter for Github {
                 self.rows
                     .push((step.key.clone(), "failed", (*error).to_owned()));
             }
+            // In Actions logs are shared: mask the secret before the human lines print it.
+            // In CI, pass --client-secret explicitly to the emulator and its client.
+            Event::EmulatorListening { client_secret, .. } => {
+                self.command(&format!("::add-mask::{}", escape_data(client_secret)));
+            }
             Event::Removed { key, pruned, .. } => {
                 let what = if *pruned {
                     "removed and deleted"
