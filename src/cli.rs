@@ -1,9 +1,11 @@
 //! Command-line definitions only; behaviour lives in `commands`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::emulate::{ErrorsAs, FaultRoute, JobIdField, RetryAfter};
 use crate::report::Format;
 
 /// Declarative, incremental subject masks for a repository of images.
@@ -42,6 +44,8 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Work with lockfiles.
     Lock(LockArgs),
+    /// Serve a local, Photoshop-API-compatible endpoint backed by the local engine.
+    Emulate(EmulateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -108,4 +112,67 @@ pub struct SchemaArgs {
     /// Print the lockfile's schema instead of the manifest's.
     #[arg(long)]
     pub lock: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulateArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on; 0 picks a free one (reported on start).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Time from submission to a terminal status (pending for the first half), e.g. 500ms.
+    #[arg(long, default_value = "1s", value_parser = crate::emulate::duration::parse)]
+    pub latency: Duration,
+    /// The client id (and API key) the emulator accepts.
+    #[arg(long, default_value = "maskflow-emulator")]
+    pub client_id: String,
+    /// The client secret the emulator accepts [default: random, reported on start].
+    #[arg(long)]
+    pub client_secret: Option<String>,
+    /// How long issued access tokens stay valid.
+    #[arg(long, default_value = "86399s", value_parser = crate::emulate::duration::parse)]
+    pub token_lifetime: Duration,
+    /// Accepted submissions allowed per --submit-window, organization-wide (Adobe: 3 per 3 s).
+    #[arg(long, default_value_t = 3)]
+    pub submit_limit: usize,
+    /// The sliding window of --submit-limit.
+    #[arg(long, default_value = "3s", value_parser = crate::emulate::duration::parse)]
+    pub submit_window: Duration,
+    /// How 429 responses carry Retry-After.
+    #[arg(long, value_enum, default_value_t = RetryAfter::Seconds)]
+    pub retry_after: RetryAfter,
+    /// Fraction of requests on --error-routes answered with a random 500/502/503/504.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Routes that --error-rate applies to.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "token,submit,status,result"
+    )]
+    pub error_routes: Vec<FaultRoute>,
+    /// Fraction of accepted jobs that fail.
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_jobs: f64,
+    /// Jobs whose input URL (without query) contains SUBSTR fail.
+    #[arg(long, value_name = "SUBSTR")]
+    pub fail_inputs_matching: Option<String>,
+    /// Answer every /sensei/* route with 410 Gone, as after Adobe retires it.
+    #[arg(long)]
+    pub retired: bool,
+    /// Shape of `errors` in failed sensei status bodies.
+    #[arg(long, value_enum, default_value_t = ErrorsAs::Object)]
+    pub errors_as: ErrorsAs,
+    /// Name of the job id field in sensei status bodies.
+    #[arg(long, value_enum, default_value_t = JobIdField::JobUpperId)]
+    pub job_id_field: JobIdField,
+    /// Seed for fault injection and job ids, to reproduce a run.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Threads running the model.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+    pub workers: u16,
 }

@@ -3,13 +3,13 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{ApplyArgs, Cli, Command, LockCommand, PlanArgs};
+use crate::cli::{ApplyArgs, Cli, Command, EmulateArgs, LockCommand, PlanArgs};
 use crate::engine::photoshop;
 use crate::lock::{self, LockStore};
 use crate::manifest::{self, Input, Loaded, ManifestError, Step};
 use crate::plan::{self, Desired, Observation, Plan};
 use crate::report::{self, Event, Reporter};
-use crate::{Error, apply, engine, exit, exit_code, fsutil, init};
+use crate::{Error, apply, emulate, engine, exit, exit_code, fsutil, init};
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
@@ -25,6 +25,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 merge_locks(&cli, parts, output.as_deref(), reporter.as_mut())
             }
         },
+        Command::Emulate(args) => serve_emulator(args, reporter.as_mut()),
         Command::Schema(args) => {
             let schema = if args.lock {
                 lock::schema_json()
@@ -106,6 +107,42 @@ fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8,
     } else {
         exit::OK
     })
+}
+
+/// Starts the emulator, reports where it listens and what it accepts, then serves until
+/// the process is killed.
+fn serve_emulator(args: &EmulateArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
+    let defaults = emulate::Config::default();
+    let config = emulate::Config {
+        host: args.host.clone(),
+        port: args.port,
+        latency: args.latency,
+        client_id: args.client_id.clone(),
+        client_secret: args.client_secret.clone().unwrap_or(defaults.client_secret),
+        token_lifetime: args.token_lifetime,
+        submit_limit: args.submit_limit,
+        submit_window: args.submit_window,
+        retry_after: args.retry_after,
+        error_rate: args.error_rate,
+        error_routes: args.error_routes.clone(),
+        fail_jobs: args.fail_jobs,
+        fail_inputs_matching: args.fail_inputs_matching.clone(),
+        retired: args.retired,
+        errors_as: args.errors_as,
+        job_id_field: args.job_id_field,
+        seed: args.seed,
+        workers: usize::from(args.workers),
+        handlers: defaults.handlers,
+    };
+    let running = emulate::start(config)?;
+    let config = &running.state.config;
+    reporter.report(Event::EmulatorListening {
+        base_url: &running.base_url,
+        client_id: &config.client_id,
+        client_secret: &config.client_secret,
+    });
+    running.wait();
+    Ok(exit::OK)
 }
 
 fn merge_locks(

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod cli;
 mod commands;
+pub mod emulate;
 pub mod engine;
 pub mod fsutil;
 mod init;
@@ -35,6 +36,8 @@ pub enum Error {
     Lock(#[from] lock::LockError),
     #[error(transparent)]
     Engine(#[from] engine::EngineError),
+    #[error(transparent)]
+    Emulate(#[from] emulate::EmulateError),
     #[error("cannot read input {} of image {key}: {source}", path.display())]
     Input {
         key: String,
@@ -67,6 +70,7 @@ impl Error {
             Error::Manifest(e) => e.hint(),
             Error::Lock(e) => e.hint(),
             Error::Engine(e) => e.hint(),
+            Error::Emulate(e) => e.hint(),
             Error::InitExists { .. } => Some("pass --force to overwrite it".to_owned()),
             Error::Busy { .. } => {
                 Some("wait for it to finish; two runs would race on the lockfile".to_owned())

@@ -505,7 +505,7 @@ fn describe_engine_error(e: &EngineError) -> String {
     }
 }
 
-fn encode_png(mask: &GrayImage) -> Result<Vec<u8>, String> {
+pub(crate) fn encode_png(mask: &GrayImage) -> Result<Vec<u8>, String> {
     let mut png = Vec::new();
     mask.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .map_err(|e| format!("cannot encode the mask as PNG: {e}"))?;

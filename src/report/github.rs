@@ -124,7 +124,14 @@ impl Reporter for Github {
                     .push((step.key.clone(), "failed", (*error).to_owned()));
             }
             // Before anything could print the token: GitHub masks it in the log from here on.
-            Event::SecretMinted(token) => self.command(&format!("::add-mask::{token}")),
+            Event::SecretMinted(token) => {
+                self.command(&format!("::add-mask::{}", escape_data(token)));
+            }
+            // In Actions logs are shared: mask the secret before the human lines print it.
+            // In CI, pass --client-secret explicitly to the emulator and its client.
+            Event::EmulatorListening { client_secret, .. } => {
+                self.command(&format!("::add-mask::{}", escape_data(client_secret)));
+            }
             Event::Removed { key, pruned, .. } => {
                 let what = if *pruned {
                     "removed and deleted"

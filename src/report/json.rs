@@ -102,6 +102,18 @@ impl Reporter for Json {
                 "path": path.display().to_string(),
                 "images": images,
             }),
+            // Exactly these keys: tests and other tools parse this line to find the server.
+            Event::EmulatorListening {
+                base_url,
+                client_id,
+                client_secret,
+            } => json!({
+                "event": "emulator_listening",
+                "base_url": base_url,
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "api_key": client_id,
+            }),
             Event::Document(text) => {
                 let mut out = self.out.lock();
                 let _ = out.write_all(text.as_bytes());

@@ -76,6 +76,12 @@ pub enum Event<'a> {
         path: &'a Path,
         images: usize,
     },
+    /// `maskflow emulate` is serving; these are the credentials it accepts.
+    EmulatorListening {
+        base_url: &'a str,
+        client_id: &'a str,
+        client_secret: &'a str,
+    },
     /// A document to print as is (schemas).
     Document(&'a str),
 }

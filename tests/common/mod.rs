@@ -1,6 +1,8 @@
 //! Shared helpers for the end-to-end tests: they run the real binary in a scratch folder.
 #![allow(dead_code)]
 
+pub mod storage;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

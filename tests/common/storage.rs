@@ -1,45 +1,59 @@
-//! A folder served over HTTP on 127.0.0.1, standing in for a bucket reached through
-//! pre-signed URLs: every request must carry the right `sig` query parameter.
+//! A stand-in for a bucket reached through pre-signed URLs: a tiny HTTP server on
+//! 127.0.0.1 serving a directory. Every request must carry `?sig=<signature>` (else 403),
+//! like a presigned URL; GET, HEAD and PUT work on the files; requests are counted per
+//! method so tests can prove how often a service read or wrote. Dropping it stops it.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-pub struct Storage {
-    server: Arc<tiny_http::Server>,
-    base_url: String,
-    signature: String,
-    counts: Arc<Counts>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
 
 #[derive(Default)]
 struct Counts {
     gets: AtomicUsize,
+    heads: AtomicUsize,
     puts: AtomicUsize,
-    refused: AtomicUsize,
+}
+
+pub struct Storage {
+    base_url: String,
+    signature: String,
+    server: Arc<tiny_http::Server>,
+    counts: Arc<Counts>,
+    stopping: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl Storage {
-    pub fn start(root: &Path, signature: &str) -> Self {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-        let port = server.server_addr().to_ip().unwrap().port();
+    pub fn start(dir: &Path, signature: &str) -> Storage {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind storage"));
+        let address = server.server_addr().to_ip().expect("an IP address");
         let counts = Arc::new(Counts::default());
-        let thread = {
-            let (server, counts) = (server.clone(), counts.clone());
-            let (root, signature) = (root.to_owned(), signature.to_owned());
-            std::thread::spawn(move || {
-                for request in server.incoming_requests() {
-                    serve(request, &root, &signature, &counts);
-                }
+        let stopping = Arc::new(AtomicBool::new(false));
+        let threads = (0..4)
+            .map(|_| {
+                let server = Arc::clone(&server);
+                let counts = Arc::clone(&counts);
+                let stopping = Arc::clone(&stopping);
+                let (dir, signature) = (dir.to_owned(), signature.to_owned());
+                std::thread::spawn(move || {
+                    loop {
+                        match server.recv() {
+                            Ok(request) => serve(request, &dir, &signature, &counts),
+                            Err(_) if stopping.load(Ordering::SeqCst) => return,
+                            Err(_) => {}
+                        }
+                    }
+                })
             })
-        };
-        Self {
-            server,
-            base_url: format!("http://127.0.0.1:{port}"),
+            .collect();
+        Storage {
+            base_url: format!("http://{address}"),
             signature: signature.to_owned(),
+            server,
             counts,
-            thread: Some(thread),
+            stopping,
+            threads,
         }
     }
 
@@ -47,7 +61,7 @@ impl Storage {
         &self.base_url
     }
 
-    /// The "pre-signed" URL of `path`.
+    /// The "pre-signed" URL of `path` (relative to the directory).
     pub fn url(&self, path: &str) -> String {
         format!("{}/{path}?sig={}", self.base_url, self.signature)
     }
@@ -56,58 +70,93 @@ impl Storage {
         self.counts.gets.load(Ordering::SeqCst)
     }
 
-    pub fn puts(&self) -> usize {
-        self.counts.puts.load(Ordering::SeqCst)
+    pub fn heads(&self) -> usize {
+        self.counts.heads.load(Ordering::SeqCst)
     }
 
-    /// Requests refused for a missing or wrong signature.
-    pub fn refused(&self) -> usize {
-        self.counts.refused.load(Ordering::SeqCst)
+    pub fn puts(&self) -> usize {
+        self.counts.puts.load(Ordering::SeqCst)
     }
 }
 
 impl Drop for Storage {
     fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
+        self.stopping.store(true, Ordering::SeqCst);
+        for _ in &self.threads {
+            self.server.unblock();
+        }
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
     }
 }
 
-fn serve(mut request: tiny_http::Request, root: &Path, signature: &str, counts: &Counts) {
-    let url = url::Url::parse(&format!("http://x{}", request.url())).unwrap();
-    let signed = url.query_pairs().any(|(k, v)| k == "sig" && v == signature);
-    let path: PathBuf = url
-        .path_segments()
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty() && *s != "..")
-        .collect();
-    let file = root.join(path);
-    let respond = |request: tiny_http::Request, code: u16, body: Vec<u8>| {
-        let _ = request.respond(tiny_http::Response::from_data(body).with_status_code(code));
+fn serve(mut request: tiny_http::Request, dir: &Path, signature: &str, counts: &Counts) {
+    use tiny_http::Method;
+    let counter = match request.method() {
+        Method::Get => Some(&counts.gets),
+        Method::Head => Some(&counts.heads),
+        Method::Put => Some(&counts.puts),
+        _ => None,
     };
-    if !signed {
-        counts.refused.fetch_add(1, Ordering::SeqCst);
-        return respond(request, 403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>".to_vec());
+    if let Some(counter) = counter {
+        counter.fetch_add(1, Ordering::SeqCst);
     }
-    match request.method() {
-        tiny_http::Method::Get | tiny_http::Method::Head => {
-            counts.gets.fetch_add(1, Ordering::SeqCst);
-            match std::fs::read(&file) {
-                Ok(bytes) => respond(request, 200, bytes),
-                Err(_) => respond(request, 404, b"NoSuchKey".to_vec()),
-            }
-        }
-        tiny_http::Method::Put => {
-            counts.puts.fetch_add(1, Ordering::SeqCst);
+    let url = url::Url::parse(&format!("http://storage{}", request.url())).expect("a request URL");
+    let sig = url
+        .query_pairs()
+        .find(|(k, _)| k == "sig")
+        .map(|(_, v)| v.into_owned());
+    let status = |code: u16| tiny_http::Response::empty(code);
+    if sig.as_deref() != Some(signature) {
+        let _ = request.respond(status(403));
+        return;
+    }
+    let Some(path) = local_path(dir, url.path()) else {
+        let _ = request.respond(status(400));
+        return;
+    };
+    let _ = match request.method() {
+        Method::Get | Method::Head => match std::fs::read(&path) {
+            Ok(bytes) => request.respond(tiny_http::Response::from_data(bytes)),
+            Err(_) => request.respond(status(404)),
+        },
+        Method::Put => {
             let mut body = Vec::new();
-            std::io::Read::read_to_end(request.as_reader(), &mut body).unwrap();
-            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-            std::fs::write(&file, body).unwrap();
-            respond(request, 200, Vec::new());
+            let written = request.as_reader().read_to_end(&mut body).is_ok()
+                && path
+                    .parent()
+                    .is_some_and(|p| std::fs::create_dir_all(p).is_ok())
+                && std::fs::write(&path, &body).is_ok();
+            request.respond(status(if written { 200 } else { 500 }))
         }
-        _ => respond(request, 405, Vec::new()),
+        _ => request.respond(status(405)),
+    };
+}
+
+/// `url_path` inside `dir`, refusing anything that could leave it.
+fn local_path(dir: &Path, url_path: &str) -> Option<PathBuf> {
+    let decoded = percent_decode(url_path.trim_start_matches('/'))?;
+    let relative = Path::new(&decoded);
+    relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+        .then(|| dir.join(relative))
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let mut out = Vec::new();
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hex: String = [bytes.next()?, bytes.next()?]
+                .iter()
+                .map(|&b| char::from(b))
+                .collect();
+            out.push(u8::from_str_radix(&hex, 16).ok()?);
+        } else {
+            out.push(b);
+        }
     }
+    String::from_utf8(out).ok()
 }

@@ -1,0 +1,506 @@
+//! Jobs: their records, the worker pool that does the real work, and the status a job shows
+//! at a given moment.
+//!
+//! A job's status is computed from the time since it was created and from whether its work
+//! is done, so a status request never waits on the model: pending for the first half of
+//! `--latency` (or until a worker picks it up), running until the work is done and the
+//! whole latency has passed, then terminal.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::engine::{self, EngineError, MaskRequest};
+use crate::manifest::MaskMode;
+
+/// Inputs larger than this are refused; Adobe caps pixels (10k x 10k), not bytes, and
+/// this is comfortably above any such image as a JPEG or PNG.
+const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Cached masks beyond this many are dropped (all at once: simple, and rare).
+const CACHE_ENTRIES: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Running => "running",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// Which API a job was submitted through; its status is only visible through the same one.
+#[derive(Debug, Clone)]
+pub enum Api {
+    Sensei {
+        output_href: String,
+        /// The request's `output` and `options`, echoed in status bodies.
+        output: Value,
+        options: Option<Value>,
+    },
+    V2 {
+        /// Proves a result download was handed out by this emulator, like a presigned URL.
+        sig: String,
+    },
+}
+
+/// Why a job failed. Each renders in the sensei family and the v2 family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    InputUnreachable { href: String },
+    UploadRefused { href: String },
+    Undecodable { href: String },
+    Injected { href: String, why: String },
+    Internal { href: String, message: String },
+}
+
+impl Failure {
+    /// `{type, code, title, details:[{name, reason}]}` as in the contract §3.3. `name` is
+    /// the URL without its query string: that is the presigned credential.
+    pub fn sensei(&self) -> Value {
+        let (kind, code, title, href, reason) = match self {
+            Failure::InputUnreachable { href } => (
+                "ResourceNotFound",
+                404,
+                "Requested resource was not found",
+                href,
+                "Unable to access the input href".to_owned(),
+            ),
+            Failure::UploadRefused { href } => (
+                "AuthForbidden",
+                403,
+                "Access Is Forbidden",
+                href,
+                "Unable to upload the outputs".to_owned(),
+            ),
+            Failure::Undecodable { href } => (
+                "InputValidationError",
+                400,
+                "Input validation failed",
+                href,
+                "The input is not a decodable PNG or JPEG image".to_owned(),
+            ),
+            Failure::Injected { href, why } => (
+                "UndefinedError",
+                500,
+                "Internal Server Error",
+                href,
+                why.clone(),
+            ),
+            Failure::Internal { href, message } => (
+                "UndefinedError",
+                500,
+                "Internal Server Error",
+                href,
+                message.clone(),
+            ),
+        };
+        json!({"type": kind, "code": code, "title": title, "details": [{"name": href, "reason": reason}]})
+    }
+
+    /// One `errorDetails` entry of a v2 status body.
+    pub fn v2(&self) -> Value {
+        let (code, message) = match self {
+            Failure::InputUnreachable { .. } => (
+                "input_not_accessible",
+                "Unable to access the input url".to_owned(),
+            ),
+            Failure::UploadRefused { .. } => (
+                "output_upload_failed",
+                "Unable to upload the outputs".to_owned(),
+            ),
+            Failure::Undecodable { .. } => (
+                "invalid_input",
+                "The input is not a decodable PNG or JPEG image".to_owned(),
+            ),
+            Failure::Injected { why, .. } => ("runtime_error", why.clone()),
+            Failure::Internal { message, .. } => ("runtime_error", message.clone()),
+        };
+        json!({"errorCode": code, "message": message})
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// `png` is kept only for v2 jobs, whose results the emulator hosts.
+    Succeeded {
+        png: Option<Arc<Vec<u8>>>,
+    },
+    Failed(Failure),
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: String,
+    pub input: String,
+    pub api: Api,
+    pub created: Instant,
+    pub created_at: jiff::Timestamp,
+    started: Option<Instant>,
+    finished: Option<(Instant, Outcome)>,
+}
+
+/// A job as seen at one moment.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub status: Status,
+    pub modified_at: jiff::Timestamp,
+    pub outcome: Option<Outcome>,
+}
+
+impl Job {
+    pub fn new(id: String, input: String, api: Api) -> Self {
+        Self {
+            id,
+            input,
+            api,
+            created: Instant::now(),
+            created_at: jiff::Timestamp::now(),
+            started: None,
+            finished: None,
+        }
+    }
+
+    pub fn view(&self, latency: Duration, now: Instant) -> View {
+        let since = |t: Instant| t.saturating_duration_since(self.created);
+        let (status, modified) = phase(
+            now.saturating_duration_since(self.created),
+            latency,
+            self.started.map(since),
+            self.finished.as_ref().map(|(t, _)| since(*t)),
+        );
+        let status = match (status, &self.finished) {
+            (Status::Succeeded, Some((_, Outcome::Failed(_)))) => Status::Failed,
+            (status, _) => status,
+        };
+        let offset = jiff::SignedDuration::try_from(modified).unwrap_or_default();
+        View {
+            status,
+            modified_at: self
+                .created_at
+                .checked_add(offset)
+                .unwrap_or(self.created_at),
+            outcome: matches!(status, Status::Succeeded | Status::Failed)
+                .then(|| self.finished.as_ref().map(|(_, o)| o.clone()))
+                .flatten(),
+        }
+    }
+}
+
+/// The phase at `elapsed` since creation, and when it began (also since creation).
+/// `Succeeded` here means "terminal"; the outcome decides success or failure.
+fn phase(
+    elapsed: Duration,
+    latency: Duration,
+    started: Option<Duration>,
+    finished: Option<Duration>,
+) -> (Status, Duration) {
+    let running_from = started.map(|s| s.max(latency / 2));
+    let terminal_from = finished.map(|f| f.max(latency));
+    match (running_from, terminal_from) {
+        (_, Some(t)) if elapsed >= t => (Status::Succeeded, t),
+        (Some(r), _) if elapsed >= r => (Status::Running, r),
+        _ => (Status::Pending, Duration::ZERO),
+    }
+}
+
+/// What a worker does for one job.
+#[derive(Debug)]
+struct Work {
+    id: String,
+    input: String,
+    mask: MaskMode,
+    /// `Some(href)`: PUT the mask there (sensei); `None`: keep it to host (v2).
+    upload: Option<String>,
+}
+
+/// Every job, and the queue feeding the workers.
+pub struct Jobs {
+    records: Mutex<HashMap<String, Job>>,
+    queue: Mutex<Sender<Work>>,
+}
+
+impl Jobs {
+    /// Starts `workers` threads. The model loads in the background right away, so the
+    /// first job does not pay for it and the emulator answers requests meanwhile.
+    pub fn start(workers: usize) -> Arc<Jobs> {
+        let (sender, receiver) = mpsc::channel();
+        let jobs = Arc::new(Jobs {
+            records: Mutex::new(HashMap::new()),
+            queue: Mutex::new(sender),
+        });
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        engine::set_threads_per_job((cores / workers.max(1)).max(1));
+        std::thread::spawn(|| {
+            let _ = engine::local_engine();
+        });
+        let shared = Arc::new(Shared {
+            receiver: Mutex::new(receiver),
+            cache: Mutex::new(HashMap::new()),
+            agent: ureq::Agent::config_builder()
+                // Adobe does not follow redirects ("Photoshop APIs don't support redirect").
+                .max_redirects(0)
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(120)))
+                .build()
+                .new_agent(),
+        });
+        for _ in 0..workers.max(1) {
+            let (jobs, shared) = (Arc::clone(&jobs), Arc::clone(&shared));
+            std::thread::spawn(move || shared.work(&jobs));
+        }
+        jobs
+    }
+
+    /// Records a job; queues its work unless `failure` decides its fate up front.
+    pub fn submit(&self, job: Job, mask: MaskMode, failure: Option<Failure>) {
+        let id = job.id.clone();
+        let work = Work {
+            id: id.clone(),
+            input: job.input.clone(),
+            mask,
+            upload: match &job.api {
+                Api::Sensei { output_href, .. } => Some(output_href.clone()),
+                Api::V2 { .. } => None,
+            },
+        };
+        let mut job = job;
+        if let Some(failure) = failure {
+            let now = Instant::now();
+            job.started = Some(now);
+            job.finished = Some((now, Outcome::Failed(failure)));
+        }
+        let queued = job.finished.is_none();
+        self.records.lock().expect("jobs lock").insert(id, job);
+        if queued {
+            let _ = self.queue.lock().expect("queue lock").send(work);
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<Job> {
+        self.records.lock().expect("jobs lock").get(id).cloned()
+    }
+
+    /// How many jobs are in each status now.
+    pub fn counts(&self, latency: Duration) -> [usize; 4] {
+        let now = Instant::now();
+        let mut counts = [0; 4];
+        for job in self.records.lock().expect("jobs lock").values() {
+            counts[job.view(latency, now).status as usize] += 1;
+        }
+        counts
+    }
+
+    fn update(&self, id: &str, change: impl FnOnce(&mut Job)) {
+        if let Some(job) = self.records.lock().expect("jobs lock").get_mut(id) {
+            change(job);
+        }
+    }
+}
+
+/// A mask is determined by the input's bytes and the mask format.
+type CacheKey = (blake3::Hash, MaskMode);
+
+/// What the workers share.
+struct Shared {
+    receiver: Mutex<Receiver<Work>>,
+    /// (input digest, mask format) -> PNG. Clients under test often send the same photo
+    /// many times; re-running the model each time would put the emulator's own CPU on the
+    /// client's critical path and make benchmarks of the client measure the model instead.
+    cache: Mutex<HashMap<CacheKey, Arc<Vec<u8>>>>,
+    agent: ureq::Agent,
+}
+
+impl Shared {
+    fn work(&self, jobs: &Jobs) {
+        loop {
+            let next = self.receiver.lock().expect("receiver lock").recv();
+            let Ok(work) = next else { return };
+            jobs.update(&work.id, |job| job.started = Some(Instant::now()));
+            let outcome = self.perform(&work);
+            jobs.update(&work.id, |job| {
+                job.finished = Some((Instant::now(), outcome))
+            });
+        }
+    }
+
+    fn perform(&self, work: &Work) -> Outcome {
+        let href = without_query(&work.input);
+        let Ok(bytes) = self.fetch(&work.input) else {
+            return Outcome::Failed(Failure::InputUnreachable { href });
+        };
+        let png = match self.mask(&href, &bytes, work.mask) {
+            Ok(png) => png,
+            Err(failure) => return Outcome::Failed(failure),
+        };
+        match &work.upload {
+            None => Outcome::Succeeded { png: Some(png) },
+            Some(output) => match self.upload(output, &png) {
+                Ok(()) => Outcome::Succeeded { png: None },
+                Err(()) => Outcome::Failed(Failure::UploadRefused {
+                    href: without_query(output),
+                }),
+            },
+        }
+    }
+
+    /// GETs the input; anything but a 2xx (redirects included) is a failure.
+    fn fetch(&self, url: &str) -> Result<Vec<u8>, ()> {
+        let mut response = self.agent.get(url).call().map_err(|_| ())?;
+        if !response.status().is_success() {
+            return Err(());
+        }
+        response
+            .body_mut()
+            .with_config()
+            .limit(MAX_INPUT_BYTES)
+            .read_to_vec()
+            .map_err(|_| ())
+    }
+
+    fn upload(&self, url: &str, png: &[u8]) -> Result<(), ()> {
+        let response = self
+            .agent
+            .put(url)
+            .header("Content-Type", "image/png")
+            .send(png)
+            .map_err(|_| ())?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+
+    /// The mask as PNG bytes, from the cache or the local engine.
+    fn mask(&self, href: &str, bytes: &[u8], mode: MaskMode) -> Result<Arc<Vec<u8>>, Failure> {
+        let key = (blake3::hash(bytes), mode);
+        if let Some(png) = self.cache.lock().expect("cache lock").get(&key) {
+            return Ok(Arc::clone(png));
+        }
+        let internal = |message: String| Failure::Internal {
+            href: href.to_owned(),
+            message,
+        };
+        let engine = engine::local_engine().map_err(|e| internal(e.to_string()))?;
+        let mask = engine
+            .mask(&MaskRequest {
+                input: Path::new(href),
+                bytes,
+                mask: mode,
+            })
+            .map_err(|e| match e {
+                EngineError::Decode { .. } => Failure::Undecodable {
+                    href: href.to_owned(),
+                },
+                other => internal(other.to_string()),
+            })?;
+        let png = Arc::new(crate::apply::encode_png(&mask).map_err(internal)?);
+        let mut cache = self.cache.lock().expect("cache lock");
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, Arc::clone(&png));
+        Ok(png)
+    }
+}
+
+/// A URL without its query string (and fragment): safe to show and to compare.
+pub fn without_query(url: &str) -> String {
+    url.split(['?', '#']).next().unwrap_or_default().to_owned()
+}
+
+/// A random UUID v4 string.
+pub fn uuid(rng: &mut fastrand::Rng) -> String {
+    let (a, b) = (rng.u64(..), rng.u64(..));
+    let a = (a & !0xf000) | 0x4000;
+    let b = (b & !(0b11 << 62)) | (0b10 << 62);
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    #[test]
+    fn pending_then_running_then_terminal_no_earlier_than_latency() {
+        let latency = MS(1000);
+        // Work picked up at once and done in 100 ms: the timeline still takes the latency.
+        let (s, f) = (Some(MS(0)), Some(MS(100)));
+        assert_eq!(phase(MS(0), latency, s, f), (Status::Pending, MS(0)));
+        assert_eq!(phase(MS(499), latency, s, f), (Status::Pending, MS(0)));
+        assert_eq!(phase(MS(500), latency, s, f), (Status::Running, MS(500)));
+        assert_eq!(
+            phase(MS(1000), latency, s, f),
+            (Status::Succeeded, MS(1000))
+        );
+        // Work still queued: pending however long it takes.
+        assert_eq!(
+            phase(MS(5000), latency, None, None),
+            (Status::Pending, MS(0))
+        );
+        // Slow work: running until it is done.
+        assert_eq!(
+            phase(MS(5000), latency, Some(MS(10)), None),
+            (Status::Running, MS(500))
+        );
+        assert_eq!(
+            phase(MS(5000), latency, Some(MS(10)), Some(MS(4000))),
+            (Status::Succeeded, MS(4000))
+        );
+        // No latency: status follows the work.
+        assert_eq!(
+            phase(MS(1), Duration::ZERO, Some(MS(0)), Some(MS(1))),
+            (Status::Succeeded, MS(1))
+        );
+    }
+
+    #[test]
+    fn uuids_look_like_v4() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let id = uuid(&mut rng);
+        let parts: Vec<&str> = id.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(parts[2].starts_with('4'));
+        assert!(matches!(&parts[3][..1], "8" | "9" | "a" | "b"));
+        assert_ne!(uuid(&mut rng), id);
+    }
+
+    #[test]
+    fn strips_queries() {
+        assert_eq!(
+            without_query("https://b.example/a.png?sig=1#x"),
+            "https://b.example/a.png"
+        );
+        assert_eq!(
+            without_query("https://b.example/a.png"),
+            "https://b.example/a.png"
+        );
+    }
+}

@@ -1,0 +1,533 @@
+//! Every route of the emulator, as functions of the shared state and one request.
+//!
+//! The order of checks on an API route mirrors the real stack: the gateway first (fault
+//! injection, token, API key), then the service (content type, body, validation), then the
+//! org-wide rate limit, which only ever counts submissions that are accepted.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use serde_json::{Value, json};
+
+use super::auth::{Auth, Denied};
+use super::http::{Request, Response};
+use super::jobs::{self, Api, Failure, Job, Jobs, Outcome, Status};
+use super::limits::{Faults, SlidingWindow, retry_after_seconds};
+use super::validate::{self, V2Problem};
+use super::{Config, ErrorsAs, FaultRoute, RetryAfter};
+
+/// Largest request body read; mask requests are a few hundred bytes.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+const V2_JOB_PREFIX: &str = "urn:ff:jobs:emulator:";
+
+/// Counters served by `GET /_emulator/stats`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub tokens_issued: AtomicU64,
+    pub submissions: AtomicU64,
+    pub duplicate_submissions: AtomicU64,
+    pub status_requests: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub injected_errors: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Everything the routes share.
+pub struct State {
+    pub config: Config,
+    pub base_url: String,
+    auth: Mutex<Auth>,
+    window: Mutex<SlidingWindow>,
+    faults: Mutex<Faults>,
+    ids: Mutex<fastrand::Rng>,
+    jobs: Arc<Jobs>,
+    /// (route, input URL, output URL), queries stripped, of every accepted submission.
+    seen: Mutex<HashSet<(&'static str, String, String)>>,
+    pub stats: Stats,
+}
+
+impl State {
+    pub fn new(config: Config, base_url: String, jobs: Arc<Jobs>) -> Self {
+        Self {
+            auth: Mutex::new(Auth::new(
+                config.client_id.clone(),
+                config.client_secret.clone(),
+                config.token_lifetime,
+            )),
+            window: Mutex::new(SlidingWindow::new(
+                config.submit_limit,
+                config.submit_window,
+            )),
+            faults: Mutex::new(Faults::new(config.seed)),
+            // Seeded too (differently), so a seeded run also repeats its job ids.
+            ids: Mutex::new(config.seed.map_or_else(fastrand::Rng::new, |s| {
+                fastrand::Rng::with_seed(s ^ 0x9e37_79b9_7f4a_7c15)
+            })),
+            jobs,
+            seen: Mutex::new(HashSet::new()),
+            stats: Stats::default(),
+            config,
+            base_url,
+        }
+    }
+
+    pub fn handle(&self, request: &Request) -> Response {
+        let Some(segments) = request.segments() else {
+            return not_found();
+        };
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let method = request.method.as_str();
+        let allow = |allowed: &str| {
+            if method == allowed || (allowed == "GET" && method == "HEAD") {
+                None
+            } else {
+                Some(Response::json(405, &json!({"error_code": "unsupported_method", "message": format!("use {allowed}")})).with_header("Allow", allowed.to_owned()))
+            }
+        };
+        match segments.as_slice() {
+            ["_emulator", "stats"] => allow("GET").unwrap_or_else(|| self.stats()),
+            ["ims", "token", "v3"] => allow("POST").unwrap_or_else(|| self.token(request)),
+            ["sensei", ..] if self.config.retired => retired(),
+            ["sensei", "mask"] => allow("POST").unwrap_or_else(|| self.sensei_submit(request)),
+            ["sensei", "cutout"] => Response::json(
+                404,
+                &json!({"type": "ResourceNotFound", "code": 404, "title": "Requested resource was not found", "details": [{"name": "/sensei/cutout", "reason": "maskflow emulate implements /sensei/mask only"}]}),
+            ),
+            ["sensei", "status", id] => {
+                allow("GET").unwrap_or_else(|| self.sensei_status(request, id))
+            }
+            ["v2", "remove-background"] => allow("POST").unwrap_or_else(|| self.v2_submit(request)),
+            ["v2", "status", id] => allow("GET").unwrap_or_else(|| self.v2_status(request, id)),
+            ["v2", "results", file] => {
+                allow("GET").unwrap_or_else(|| self.v2_result(request, file))
+            }
+            _ => not_found(),
+        }
+    }
+
+    /// A random 5xx, if fault injection picks this request.
+    fn inject(&self, route: FaultRoute) -> Option<Response> {
+        if !self.config.error_routes.contains(&route) {
+            return None;
+        }
+        let status = {
+            let mut faults = self.faults.lock().expect("faults lock");
+            faults
+                .hit(self.config.error_rate)
+                .then(|| faults.server_error())?
+        };
+        bump(&self.stats.injected_errors);
+        Some(Response::json(
+            status,
+            &json!({"error_code": status.to_string(), "message": "injected fault (maskflow emulate --error-rate)"}),
+        ))
+    }
+
+    fn gate(&self, request: &Request) -> Option<Response> {
+        let auth = self.auth.lock().expect("auth lock");
+        match auth.check(
+            request.header("authorization"),
+            request.header("x-api-key"),
+            Instant::now(),
+        ) {
+            Ok(()) => None,
+            Err(Denied::Token) => Some(Response::json(
+                401,
+                &json!({"error_code": "401013", "message": "Oauth token is not valid"}),
+            )),
+            Err(Denied::ApiKey) => Some(Response::json(
+                403,
+                &json!({"error_code": "403003", "message": "Api Key is invalid"}),
+            )),
+        }
+    }
+
+    fn token(&self, request: &Request) -> Response {
+        if let Some(fault) = self.inject(FaultRoute::Token) {
+            return fault;
+        }
+        // Form body, or the query string (IMS accepts both; the body is preferred).
+        let form: Vec<(String, String)> = url::form_urlencoded::parse(&request.body)
+            .chain(url::form_urlencoded::parse(request.query.as_bytes()))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let mut auth = self.auth.lock().expect("auth lock");
+        match auth.issue(field, Instant::now()) {
+            Ok(token) => {
+                bump(&self.stats.tokens_issued);
+                Response::json(
+                    200,
+                    &json!({"access_token": token, "token_type": "bearer", "expires_in": auth.expires_in()}),
+                )
+            }
+            Err(refusal) => Response::json(
+                400,
+                &json!({"error": refusal.error, "error_description": refusal.description}),
+            ),
+        }
+    }
+
+    /// Takes a submission slot, or answers 429.
+    fn rate_limit(&self, error_code: &str) -> Option<Response> {
+        let wait = self
+            .window
+            .lock()
+            .expect("window lock")
+            .try_acquire(Instant::now())
+            .err()?;
+        bump(&self.stats.rate_limited);
+        let response = Response::json(
+            429,
+            &json!({"error_code": error_code, "message": "Too many requests."}),
+        )
+        .with_header("X-Access-Rate-Limit-Level", "org".to_owned());
+        let seconds = retry_after_seconds(wait);
+        Some(match self.config.retry_after {
+            RetryAfter::Seconds => response.with_header("Retry-After", seconds.to_string()),
+            RetryAfter::Date => response.with_header(
+                "Retry-After",
+                httpdate::fmt_http_date(
+                    SystemTime::now() + std::time::Duration::from_secs(seconds),
+                ),
+            ),
+            RetryAfter::None => response,
+        })
+    }
+
+    /// Counts an accepted submission, noting whether the same work was accepted before.
+    fn accepted(&self, route: &'static str, input: &str, output: &str) {
+        bump(&self.stats.submissions);
+        let key = (
+            route,
+            jobs::without_query(input),
+            jobs::without_query(output),
+        );
+        if !self.seen.lock().expect("seen lock").insert(key) {
+            bump(&self.stats.duplicate_submissions);
+        }
+    }
+
+    /// A failure decided at submission by `--fail-jobs` or `--fail-inputs-matching`.
+    fn planned_failure(&self, input: &str) -> Option<Failure> {
+        let href = jobs::without_query(input);
+        if let Some(pattern) = &self.config.fail_inputs_matching
+            && href.contains(pattern.as_str())
+        {
+            let why = format!(
+                "failed on purpose: the input URL contains {pattern:?} (--fail-inputs-matching)"
+            );
+            return Some(Failure::Injected { href, why });
+        }
+        let hit = self
+            .faults
+            .lock()
+            .expect("faults lock")
+            .hit(self.config.fail_jobs);
+        hit.then(|| Failure::Injected {
+            href,
+            why: "failed on purpose (--fail-jobs)".to_owned(),
+        })
+    }
+
+    fn sensei_submit(&self, request: &Request) -> Response {
+        if let Some(refusal) = self
+            .inject(FaultRoute::Submit)
+            .or_else(|| self.gate(request))
+        {
+            return refusal;
+        }
+        if !is_json(request) {
+            return Response::json(
+                415,
+                &json!({"type": "InvalidContentTypeError", "code": 415, "title": "Unsupported Media Type", "reason": "Content-Type must be application/json"}),
+            );
+        }
+        let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+            return Response::json(
+                400,
+                &json!({"type": "RequestBodyError", "code": 400, "title": "Request body is not valid JSON", "reason": "the body could not be parsed as JSON"}),
+            );
+        };
+        let mask = match validate::sensei(&body) {
+            Ok(mask) => mask,
+            Err(reason) => {
+                return Response::json(
+                    400,
+                    &json!({"code": 400, "type": "InputValidationError", "reason": reason}),
+                );
+            }
+        };
+        if let Some(limited) = self.rate_limit("429050") {
+            return limited;
+        }
+        self.accepted("sensei/mask", &mask.input_href, &mask.output_href);
+        let id = jobs::uuid(&mut self.ids.lock().expect("ids lock"));
+        let failure = self.planned_failure(&mask.input_href);
+        let job = Job::new(
+            id.clone(),
+            mask.input_href.clone(),
+            Api::Sensei {
+                output_href: mask.output_href.clone(),
+                output: mask.output.clone(),
+                options: mask.options.clone(),
+            },
+        );
+        self.jobs.submit(job, mask.mask, failure);
+        Response::json(
+            202,
+            &json!({"_links": {"self": {"href": self.sensei_status_url(&id)}}}),
+        )
+        .with_header("X-Access-Consumption-Status", "quota_available".to_owned())
+    }
+
+    fn sensei_status_url(&self, id: &str) -> String {
+        format!("{}/sensei/status/{id}", self.base_url)
+    }
+
+    fn sensei_status(&self, request: &Request, id: &str) -> Response {
+        bump(&self.stats.status_requests);
+        if let Some(refusal) = self
+            .inject(FaultRoute::Status)
+            .or_else(|| self.gate(request))
+        {
+            return refusal;
+        }
+        let job = self
+            .jobs
+            .get(id)
+            .filter(|job| matches!(job.api, Api::Sensei { .. }));
+        let Some(job) = job else {
+            return Response::json(
+                404,
+                &json!({"type": "ResourceNotFound", "code": 404, "title": "Requested resource was not found"}),
+            );
+        };
+        let Api::Sensei {
+            output, options, ..
+        } = &job.api
+        else {
+            unreachable!("filtered above")
+        };
+        let view = job.view(self.config.latency, Instant::now());
+        let mut body = serde_json::Map::new();
+        body.insert(self.config.job_id_field.as_str().to_owned(), json!(job.id));
+        body.insert("status".to_owned(), json!(view.status.as_str()));
+        body.insert("created".to_owned(), json!(iso_ms(job.created_at)));
+        body.insert("modified".to_owned(), json!(iso_ms(view.modified_at)));
+        body.insert("input".to_owned(), json!(job.input));
+        if view.status != Status::Pending {
+            body.insert("output".to_owned(), output.clone());
+        }
+        if let Some(options) = options {
+            body.insert("options".to_owned(), options.clone());
+        }
+        if let Some(Outcome::Failed(failure)) = &view.outcome {
+            let error = failure.sensei();
+            body.insert(
+                "errors".to_owned(),
+                match self.config.errors_as {
+                    ErrorsAs::Object => error,
+                    ErrorsAs::Array => json!([error]),
+                },
+            );
+        }
+        body.insert(
+            "_links".to_owned(),
+            json!({"self": {"href": self.sensei_status_url(&job.id)}}),
+        );
+        Response::json(200, &Value::Object(body))
+    }
+
+    fn v2_submit(&self, request: &Request) -> Response {
+        if let Some(refusal) = self
+            .inject(FaultRoute::Submit)
+            .or_else(|| self.gate(request))
+        {
+            return refusal;
+        }
+        if !is_json(request) {
+            return v2_error(
+                415,
+                "invalid_content_type",
+                "Content-Type must be application/json",
+                &[],
+            );
+        }
+        let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+            return v2_error(
+                400,
+                "invalid_json",
+                "the request body is not valid JSON",
+                &[],
+            );
+        };
+        let input = match validate::v2(&body) {
+            Ok(url) => url,
+            Err(V2Problem::Invalid(problems)) => {
+                return v2_error(
+                    400,
+                    "validation_error",
+                    "the request body is invalid",
+                    &problems,
+                );
+            }
+            Err(V2Problem::Unsupported(message)) => {
+                return v2_error(422, "unsupported_by_emulator", &message, &[]);
+            }
+        };
+        if let Some(limited) = self.rate_limit("rate_limited") {
+            return limited;
+        }
+        self.accepted("v2/remove-background", &input, "");
+        let id = format!(
+            "{V2_JOB_PREFIX}{}",
+            jobs::uuid(&mut self.ids.lock().expect("ids lock"))
+        );
+        let failure = self.planned_failure(&input);
+        // The download signature is a credential: never from the seeded generator.
+        let mut rng = fastrand::Rng::new();
+        let sig: String = (0..32).map(|_| rng.alphanumeric()).collect();
+        let job = Job::new(id.clone(), input, Api::V2 { sig });
+        self.jobs
+            .submit(job, crate::manifest::MaskMode::Soft, failure);
+        Response::json(
+            202,
+            &json!({"jobId": id, "statusUrl": format!("{}/v2/status/{id}", self.base_url)}),
+        )
+    }
+
+    fn v2_status(&self, request: &Request, id: &str) -> Response {
+        bump(&self.stats.status_requests);
+        if let Some(refusal) = self
+            .inject(FaultRoute::Status)
+            .or_else(|| self.gate(request))
+        {
+            return refusal;
+        }
+        let Some((job, sig)) = self.v2_job(id) else {
+            return v2_error(404, "unknown_job_id", &format!("no job {id}"), &[]);
+        };
+        let view = job.view(self.config.latency, Instant::now());
+        let mut body = json!({
+            "jobId": job.id,
+            "status": view.status.as_str(),
+            "createdTime": iso_ms(job.created_at),
+            "modifiedTime": iso_ms(view.modified_at),
+        });
+        match &view.outcome {
+            Some(Outcome::Succeeded { .. }) => {
+                let file = job.id.trim_start_matches(V2_JOB_PREFIX);
+                body["result"] = json!({"outputs": [{
+                    "destination": {"url": format!("{}/v2/results/{file}.png?sig={sig}", self.base_url)},
+                    "mediaType": "image/png",
+                }]});
+            }
+            Some(Outcome::Failed(failure)) => body["errorDetails"] = json!([failure.v2()]),
+            None => {}
+        }
+        Response::json(200, &body)
+    }
+
+    fn v2_job(&self, id: &str) -> Option<(Job, String)> {
+        let job = self.jobs.get(id)?;
+        let Api::V2 { sig } = &job.api else {
+            return None;
+        };
+        let sig = sig.clone();
+        Some((job, sig))
+    }
+
+    /// A hosted result: like a presigned URL, no token, but the signature must match.
+    fn v2_result(&self, request: &Request, file: &str) -> Response {
+        if let Some(fault) = self.inject(FaultRoute::Result) {
+            return fault;
+        }
+        let found = file
+            .strip_suffix(".png")
+            .and_then(|uuid| self.v2_job(&format!("{V2_JOB_PREFIX}{uuid}")));
+        let Some((job, sig)) = found else {
+            return v2_error(404, "not_found", "no such result", &[]);
+        };
+        if request.query_param("sig").as_deref() != Some(sig.as_str()) {
+            return v2_error(
+                403,
+                "unauthorized_forbidden",
+                "the signature of this URL is missing or wrong",
+                &[],
+            );
+        }
+        match job.view(self.config.latency, Instant::now()).outcome {
+            Some(Outcome::Succeeded { png: Some(png) }) => Response::png(&png),
+            _ => v2_error(404, "not_found", "this job has no result", &[]),
+        }
+    }
+
+    fn stats(&self) -> Response {
+        let [pending, running, succeeded, failed] = self.jobs.counts(self.config.latency);
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let s = &self.stats;
+        Response::json(
+            200,
+            &json!({
+                "tokens_issued": get(&s.tokens_issued),
+                "submissions": get(&s.submissions),
+                "duplicate_submissions": get(&s.duplicate_submissions),
+                "status_requests": get(&s.status_requests),
+                "rate_limited": get(&s.rate_limited),
+                "injected_errors": get(&s.injected_errors),
+                "jobs": {"pending": pending, "running": running, "succeeded": succeeded, "failed": failed},
+            }),
+        )
+    }
+}
+
+fn is_json(request: &Request) -> bool {
+    request.header("content-type").is_some_and(|value| {
+        value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .eq_ignore_ascii_case("application/json")
+    })
+}
+
+fn v2_error(status: u16, code: &str, message: &str, problems: &[String]) -> Response {
+    let errors: Vec<Value> = problems
+        .iter()
+        .map(|p| json!({"error_code": code, "message": p}))
+        .collect();
+    Response::json(
+        status,
+        &json!({"error_code": code, "message": message, "errors": errors}),
+    )
+}
+
+fn not_found() -> Response {
+    Response::json(
+        404,
+        &json!({"error_code": "404", "message": "no such route in maskflow emulate"}),
+    )
+}
+
+fn retired() -> Response {
+    Response::json(
+        410,
+        &json!({
+            "error_code": "endpoint_retired",
+            "message": "/sensei/* was retired (end of life 2025-10-15); use POST /v2/remove-background with \"mode\": \"mask\"",
+        }),
+    )
+}
+
+/// ISO-8601 UTC with milliseconds, as in the service's `created`/`modified`.
+fn iso_ms(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
