@@ -6,9 +6,10 @@
 //! `--latency` (or until a worker picks it up), running until the work is done and the
 //! whole latency has passed, then terminal.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -232,6 +233,10 @@ struct Work {
 pub struct Jobs {
     records: Mutex<HashMap<String, Job>>,
     queue: Mutex<Sender<Work>>,
+    /// (API, input URL, output URL, input bytes) of every job that did real work: a second
+    /// job for the same four is one the client paid for twice.
+    paid: Mutex<HashSet<(&'static str, String, String, blake3::Hash)>>,
+    duplicates: AtomicU64,
 }
 
 impl Jobs {
@@ -242,6 +247,8 @@ impl Jobs {
         let jobs = Arc::new(Jobs {
             records: Mutex::new(HashMap::new()),
             queue: Mutex::new(sender),
+            paid: Mutex::new(HashSet::new()),
+            duplicates: AtomicU64::new(0),
         });
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         engine::set_threads_per_job((cores / workers.max(1)).max(1));
@@ -291,6 +298,25 @@ impl Jobs {
         }
     }
 
+    /// Jobs that repeated the work of an earlier one: same API, URLs and input bytes. A
+    /// resubmission after the input changed is not a duplicate; a blind resend is.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates.load(Ordering::Relaxed)
+    }
+
+    fn note_paid(&self, work: &Work, input: blake3::Hash) {
+        let api = if work.upload.is_some() { "sensei" } else { "v2" };
+        let key = (
+            api,
+            without_query(&work.input),
+            work.upload.as_deref().map(without_query).unwrap_or_default(),
+            input,
+        );
+        if !self.paid.lock().expect("paid lock").insert(key) {
+            self.duplicates.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     pub fn get(&self, id: &str) -> Option<Job> {
         self.records.lock().expect("jobs lock").get(id).cloned()
     }
@@ -331,18 +357,19 @@ impl Shared {
             let next = self.receiver.lock().expect("receiver lock").recv();
             let Ok(work) = next else { return };
             jobs.update(&work.id, |job| job.started = Some(Instant::now()));
-            let outcome = self.perform(&work);
+            let outcome = self.perform(&work, jobs);
             jobs.update(&work.id, |job| {
                 job.finished = Some((Instant::now(), outcome))
             });
         }
     }
 
-    fn perform(&self, work: &Work) -> Outcome {
+    fn perform(&self, work: &Work, jobs: &Jobs) -> Outcome {
         let href = without_query(&work.input);
         let Ok(bytes) = self.fetch(&work.input) else {
             return Outcome::Failed(Failure::InputUnreachable { href });
         };
+        jobs.note_paid(work, blake3::hash(&bytes));
         let png = match self.mask(&href, &bytes, work.mask) {
             Ok(png) => png,
             Err(failure) => return Outcome::Failed(failure),

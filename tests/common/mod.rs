@@ -1,15 +1,13 @@
 //! Shared helpers for the end-to-end tests: they run the real binary in a scratch folder.
 #![allow(dead_code)]
 
+pub mod emulator;
 pub mod storage;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
-
-pub mod emulator;
-pub mod storage;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_maskflow");
 
