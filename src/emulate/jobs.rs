@@ -273,6 +273,17 @@ impl Jobs {
         jobs
     }
 
+    /// A job table whose work is never done: for tests of the routes alone.
+    #[cfg(test)]
+    pub fn idle() -> Arc<Jobs> {
+        // No receiver: queued work is dropped, and jobs stay pending.
+        let (sender, _) = mpsc::channel();
+        Arc::new(Jobs {
+            records: Mutex::new(HashMap::new()),
+            queue: Mutex::new(sender),
+        })
+    }
+
     /// Records a job; queues its work unless `failure` decides its fate up front.
     pub fn submit(&self, job: Job, mask: MaskMode, failure: Option<Failure>) {
         let id = job.id.clone();

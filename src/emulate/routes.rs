@@ -520,3 +520,157 @@ fn retired() -> Response {
 fn iso_ms(at: jiff::Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(config: Config) -> State {
+        // No workers needed: these tests never let a job run.
+        State::new(config, "http://emulator".to_owned(), Jobs::idle())
+    }
+
+    fn request(method: &str, path: &str, token: Option<&str>, body: &Value) -> Request {
+        let mut headers = vec![
+            ("content-type".to_owned(), "application/json".to_owned()),
+            ("x-api-key".to_owned(), "id".to_owned()),
+        ];
+        if let Some(token) = token {
+            headers.push(("authorization".to_owned(), format!("Bearer {token}")));
+        }
+        Request {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: String::new(),
+            headers,
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    fn token(state: &State) -> String {
+        let response = state.handle(&Request {
+            method: "POST".to_owned(),
+            path: "/ims/token/v3".to_owned(),
+            body: b"grant_type=client_credentials&client_id=id&client_secret=secret".to_vec(),
+            ..Request::default()
+        });
+        assert_eq!(response.status, 200);
+        response.json_body()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn config() -> Config {
+        Config {
+            client_id: "id".to_owned(),
+            client_secret: "secret".to_owned(),
+            submit_limit: 1,
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn refused_submissions_take_no_slot() {
+        let state = state(config());
+        let token = token(&state);
+        let invalid = json!({"input": {}});
+        for _ in 0..3 {
+            let response = state.handle(&request("POST", "/sensei/mask", Some(&token), &invalid));
+            assert_eq!(response.status, 400);
+            assert_eq!(
+                state
+                    .handle(&request("POST", "/sensei/mask", None, &invalid))
+                    .status,
+                401
+            );
+        }
+        let valid =
+            json!({"image": {"source": {"url": "https://b.example/a.png"}}, "mode": "mask"});
+        let accepted = state.handle(&request(
+            "POST",
+            "/v2/remove-background",
+            Some(&token),
+            &valid,
+        ));
+        assert_eq!(accepted.status, 202);
+        let limited = state.handle(&request(
+            "POST",
+            "/v2/remove-background",
+            Some(&token),
+            &valid,
+        ));
+        assert_eq!(limited.status, 429);
+        assert_eq!(limited.header("retry-after"), Some("3"));
+        assert_eq!(state.stats.submissions.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn jobs_are_visible_only_through_their_own_api() {
+        let state = state(Config {
+            submit_limit: 10,
+            ..config()
+        });
+        let token = token(&state);
+        let body = json!({"image": {"source": {"url": "https://b.example/a.png"}}, "mode": "mask"});
+        let accepted = state.handle(&request(
+            "POST",
+            "/v2/remove-background",
+            Some(&token),
+            &body,
+        ));
+        let id = accepted.json_body()["jobId"].as_str().unwrap().to_owned();
+        let v2 = state.handle(&request(
+            "GET",
+            &format!("/v2/status/{id}"),
+            Some(&token),
+            &Value::Null,
+        ));
+        assert_eq!(v2.json_body()["status"], "pending");
+        let sensei = state.handle(&request(
+            "GET",
+            &format!("/sensei/status/{id}"),
+            Some(&token),
+            &Value::Null,
+        ));
+        assert_eq!(sensei.status, 404);
+        assert_eq!(sensei.json_body()["type"], "ResourceNotFound");
+    }
+
+    #[test]
+    fn wrong_methods_and_unknown_routes() {
+        let state = state(config());
+        assert_eq!(
+            state
+                .handle(&request("GET", "/sensei/mask", None, &Value::Null))
+                .status,
+            405
+        );
+        assert_eq!(
+            state
+                .handle(&request("GET", "/nope", None, &Value::Null))
+                .status,
+            404
+        );
+        assert_eq!(
+            state
+                .handle(&request("GET", "/_emulator/stats", None, &Value::Null))
+                .status,
+            200
+        );
+    }
+
+    #[test]
+    fn faults_come_before_the_gateway_and_create_no_job() {
+        let state = state(Config {
+            error_rate: 1.0,
+            error_routes: vec![FaultRoute::Submit],
+            seed: Some(1),
+            ..config()
+        });
+        let response = state.handle(&request("POST", "/sensei/mask", None, &Value::Null));
+        assert!([500, 502, 503, 504].contains(&response.status));
+        assert_eq!(state.jobs.counts(state.config.latency), [0; 4]);
+        assert_eq!(state.stats.injected_errors.load(Ordering::Relaxed), 1);
+    }
+}
