@@ -494,6 +494,8 @@ fn v2_job_hosts_its_result_behind_a_signature() {
 
 #[test]
 fn submissions_beyond_the_window_get_429_and_duplicates_are_counted() {
+    let dir = scratch(&["horse.png"]);
+    let storage = Storage::start(dir.path(), "s1gn");
     let emulator = Emulator::start(&[
         "--submit-limit",
         "3",
@@ -503,31 +505,39 @@ fn submissions_beyond_the_window_get_429_and_duplicates_are_counted() {
         "0s",
     ]);
     let token = emulator.token();
-    let input = "http://127.0.0.1:9/in.png?sig=a";
-    for (i, output) in ["a", "b", "a"].iter().enumerate() {
-        let body = sensei_body(input, &format!("http://127.0.0.1:9/{output}.png?sig={i}"));
+    let input = storage.url("photos/horse.png");
+    for output in ["a", "b", "a"] {
+        let body = sensei_body(&input, &storage.url(&format!("out/{output}.png")));
         assert_eq!(emulator.post("/sensei/mask", &token, &body).status, 202);
     }
-    let limited = emulator.post("/v2/remove-background", &token, &v2_body(input));
+    let limited = emulator.post("/v2/remove-background", &token, &v2_body(&input));
     assert_eq!(limited.status, 429);
     assert_eq!(limited.header("x-access-rate-limit-level"), Some("org"));
     let wait: u64 = limited.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=3).contains(&wait), "Retry-After {wait}");
     assert_eq!(limited.json()["message"], "Too many requests.");
 
-    let stats = emulator.stats();
+    // Duplicates are known once the jobs have read their input.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let stats = loop {
+        let stats = emulator.stats();
+        if stats["jobs"]["succeeded"] == 3 || std::time::Instant::now() > deadline {
+            break stats;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert_eq!(stats["submissions"], 3);
     assert_eq!(stats["rate_limited"], 1);
     assert_eq!(
         stats["duplicate_submissions"], 1,
-        "the third repeats the first, queries aside"
+        "the third repeats the first: same URLs (queries aside) and the same input bytes"
     );
 
     // After Retry-After, a slot is free again.
     std::thread::sleep(Duration::from_secs(wait));
     assert_eq!(
         emulator
-            .post("/v2/remove-background", &token, &v2_body(input))
+            .post("/v2/remove-background", &token, &v2_body(&input))
             .status,
         202
     );

@@ -8,8 +8,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -244,12 +244,7 @@ impl Jobs {
     /// first job does not pay for it and the emulator answers requests meanwhile.
     pub fn start(workers: usize) -> Arc<Jobs> {
         let (sender, receiver) = mpsc::channel();
-        let jobs = Arc::new(Jobs {
-            records: Mutex::new(HashMap::new()),
-            queue: Mutex::new(sender),
-            paid: Mutex::new(HashSet::new()),
-            duplicates: AtomicU64::new(0),
-        });
+        let jobs = Arc::new(Jobs::with_queue(sender));
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         engine::set_threads_per_job((cores / workers.max(1)).max(1));
         std::thread::spawn(|| {
@@ -278,10 +273,16 @@ impl Jobs {
     pub fn idle() -> Arc<Jobs> {
         // No receiver: queued work is dropped, and jobs stay pending.
         let (sender, _) = mpsc::channel();
-        Arc::new(Jobs {
+        Arc::new(Jobs::with_queue(sender))
+    }
+
+    fn with_queue(queue: Sender<Work>) -> Jobs {
+        Jobs {
             records: Mutex::new(HashMap::new()),
-            queue: Mutex::new(sender),
-        })
+            queue: Mutex::new(queue),
+            paid: Mutex::new(HashSet::new()),
+            duplicates: AtomicU64::new(0),
+        }
     }
 
     /// Records a job; queues its work unless `failure` decides its fate up front.
@@ -316,11 +317,18 @@ impl Jobs {
     }
 
     fn note_paid(&self, work: &Work, input: blake3::Hash) {
-        let api = if work.upload.is_some() { "sensei" } else { "v2" };
+        let api = if work.upload.is_some() {
+            "sensei"
+        } else {
+            "v2"
+        };
         let key = (
             api,
             without_query(&work.input),
-            work.upload.as_deref().map(without_query).unwrap_or_default(),
+            work.upload
+                .as_deref()
+                .map(without_query)
+                .unwrap_or_default(),
             input,
         );
         if !self.paid.lock().expect("paid lock").insert(key) {

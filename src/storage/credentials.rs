@@ -82,7 +82,12 @@ pub fn presign_s3(
         ),
     };
     let host = host_of(&base)?;
-    let mut segments: Vec<&str> = base.path_segments().into_iter().flatten().filter(|s| !s.is_empty()).collect();
+    let mut segments: Vec<&str> = base
+        .path_segments()
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect();
     if path_style {
         segments.push(bucket);
     }
@@ -175,14 +180,13 @@ impl Gcs {
             json.get(k)
                 .and_then(|v| v.as_str())
                 .map(str::to_owned)
-                .ok_or_else(|| format!("{path} has no `{k}`: signing URLs needs a service-account key"))
+                .ok_or_else(|| {
+                    format!("{path} has no `{k}`: signing URLs needs a service-account key")
+                })
         };
         let client_email = field("client_email")?;
         let pem = field("private_key")?;
-        let der: String = pem
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .collect();
+        let der: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
         let der = base64::engine::general_purpose::STANDARD
             .decode(der.trim())
             .map_err(|_| format!("the private_key of {path} is not PEM"))?;
@@ -217,7 +221,10 @@ mod tests {
     #[test]
     fn ini_sections() {
         let text = "[default]\naws_access_key_id = A\n[work]\naws_access_key_id=B\naws_secret_access_key = S\n";
-        assert_eq!(ini_section(text, "default"), vec![("aws_access_key_id".into(), "A".into())]);
+        assert_eq!(
+            ini_section(text, "default"),
+            vec![("aws_access_key_id".into(), "A".into())]
+        );
         assert_eq!(ini_section(text, "work").len(), 2);
         assert!(ini_section(text, "none").is_empty());
     }
@@ -235,10 +242,39 @@ mod tests {
             path_style: None,
         };
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let url = presign_s3(&settings, &creds, "b", "in/a b.png", Method::Get, Duration::from_secs(60), now).unwrap();
-        assert!(url.starts_with("http://127.0.0.1:9000/b/in/a%20b.png?X-Amz-Algorithm=AWS4-HMAC-SHA256"), "{url}");
-        let aws = S3Settings { region: Some("eu-west-1".into()), ..S3Settings::default() };
-        let url = presign_s3(&aws, &creds, "b", "k.png", Method::Put, Duration::from_secs(60), now).unwrap();
-        assert!(url.starts_with("https://b.s3.eu-west-1.amazonaws.com/k.png?"), "{url}");
+        let url = presign_s3(
+            &settings,
+            &creds,
+            "b",
+            "in/a b.png",
+            Method::Get,
+            Duration::from_secs(60),
+            now,
+        )
+        .unwrap();
+        assert!(
+            url.starts_with(
+                "http://127.0.0.1:9000/b/in/a%20b.png?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            ),
+            "{url}"
+        );
+        let aws = S3Settings {
+            region: Some("eu-west-1".into()),
+            ..S3Settings::default()
+        };
+        let url = presign_s3(
+            &aws,
+            &creds,
+            "b",
+            "k.png",
+            Method::Put,
+            Duration::from_secs(60),
+            now,
+        )
+        .unwrap();
+        assert!(
+            url.starts_with("https://b.s3.eu-west-1.amazonaws.com/k.png?"),
+            "{url}"
+        );
     }
 }

@@ -314,14 +314,23 @@ mod tests {
             }))
         );
         assert_eq!(
-            ObjectUrl::parse("az://acct/c/x/y.png").unwrap().unwrap().to_string(),
+            ObjectUrl::parse("az://acct/c/x/y.png")
+                .unwrap()
+                .unwrap()
+                .to_string(),
             "az://acct/c/x/y.png"
         );
         assert!(matches!(ObjectUrl::parse("gs://bucket"), Some(Err(_))));
-        assert!(matches!(ObjectUrl::parse("az://acct/container"), Some(Err(_))));
+        assert!(matches!(
+            ObjectUrl::parse("az://acct/container"),
+            Some(Err(_))
+        ));
         assert_eq!(ObjectUrl::parse("https://x/y"), None);
         assert_eq!(ObjectUrl::parse("photos/cat.png"), None);
-        let staged = ObjectUrl::parse("s3://b/prefix/").unwrap().unwrap().join("in/1.png");
+        let staged = ObjectUrl::parse("s3://b/prefix/")
+            .unwrap()
+            .unwrap()
+            .join("in/1.png");
         assert_eq!(staged.to_string(), "s3://b/prefix/in/1.png");
     }
 }

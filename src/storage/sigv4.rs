@@ -93,7 +93,11 @@ pub fn presign(flavor: Flavor, request: &Request<'_>, key: &Key<'_>) -> Result<S
         .iter()
         .map(|s| format!("/{}", encode(s)))
         .collect();
-    let path = if path.is_empty() { "/".to_owned() } else { path };
+    let path = if path.is_empty() {
+        "/".to_owned()
+    } else {
+        path
+    };
     let canonical = format!(
         "{}\n{path}\n{query}\nhost:{}\n\nhost\nUNSIGNED-PAYLOAD",
         request.method, request.host
@@ -132,10 +136,12 @@ fn hmac_sha256(key: &[u8], data: &str) -> Vec<u8> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// URI-encodes everything but the unreserved characters, as SigV4 requires.
