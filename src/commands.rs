@@ -100,6 +100,7 @@ fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8,
         shard: args.shard,
         max_submits: args.max_submits,
         photoshop: loaded.manifest.photoshop.clone(),
+        storage: loaded.manifest.storage.clone(),
     };
     let summary = apply::apply(plan, &mut store, &loaded.dir, &options, reporter)?;
     Ok(if summary.failed > 0 {
@@ -256,13 +257,12 @@ fn make_plan(
                     source,
                 })?,
                 Input::Remote(url) => {
-                    let bytes =
-                        crate::remote::fetch(&agent, url, crate::remote::MAX_DOWNLOAD_BYTES)
-                            .map_err(|source| Error::Remote {
-                                key: step.key.clone(),
-                                source,
-                            })?;
-                    (bytes.len() as u64, fsutil::digest_bytes(&bytes))
+                    crate::remote::digest(&agent, url, crate::remote::MAX_DOWNLOAD_BYTES).map_err(
+                        |source| Error::Remote {
+                            key: step.key.clone(),
+                            source,
+                        },
+                    )?
                 }
             };
             let output = fsutil::digest_file(&step.output_path).ok();

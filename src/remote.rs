@@ -49,14 +49,80 @@ pub fn agent(timeout: Duration) -> ureq::Agent {
         .into()
 }
 
-/// Downloads `url` into memory, refusing anything over `limit` bytes.
-pub fn fetch(agent: &ureq::Agent, url: &SecretUrl, limit: u64) -> Result<Vec<u8>, RemoteError> {
+/// Downloads `url` to a temporary file (streamed, never whole in memory), refusing
+/// anything over `limit` bytes. Returns the file, its size and its digest.
+pub fn download(
+    agent: &ureq::Agent,
+    url: &SecretUrl,
+    limit: u64,
+) -> Result<(tempfile::NamedTempFile, u64, String), RemoteError> {
+    let mut file = tempfile::NamedTempFile::new().map_err(|e| RemoteError::Transport {
+        url: url.redacted(),
+        message: format!("cannot create a temporary file: {e}"),
+    })?;
+    let (size, digest) = stream(agent, url, limit, &mut file)?;
+    Ok((file, size, digest))
+}
+
+/// The size and digest of what `url` serves, streamed through the hash.
+pub fn digest(
+    agent: &ureq::Agent,
+    url: &SecretUrl,
+    limit: u64,
+) -> Result<(u64, String), RemoteError> {
+    stream(agent, url, limit, &mut std::io::sink())
+}
+
+fn stream(
+    agent: &ureq::Agent,
+    url: &SecretUrl,
+    limit: u64,
+    sink: &mut dyn std::io::Write,
+) -> Result<(u64, String), RemoteError> {
     let shown = url.redacted();
-    let transport = |e: ureq::Error| RemoteError::Transport {
-        url: shown.clone(),
-        message: redact_text(&e.to_string()),
-    };
-    let mut response = agent.get(url.expose()).call().map_err(transport)?;
+    let mut response = get(agent, url)?;
+    let mut reader = response.body_mut().with_config().limit(limit).reader();
+    let mut hasher = blake3::Hasher::new();
+    let mut buffer = vec![0; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = match std::io::Read::read(&mut reader, &mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.to_string().contains("limit") => {
+                return Err(RemoteError::TooLarge { url: shown, limit });
+            }
+            Err(e) => {
+                return Err(RemoteError::Transport {
+                    url: shown,
+                    message: redact_text(&e.to_string()),
+                });
+            }
+        };
+        hasher.update(&buffer[..n]);
+        sink.write_all(&buffer[..n])
+            .map_err(|e| RemoteError::Transport {
+                url: shown.clone(),
+                message: format!("cannot write the download: {e}"),
+            })?;
+        size += n as u64;
+    }
+    Ok((size, format!("blake3:{}", hasher.finalize().to_hex())))
+}
+
+/// GETs `url`, turning redirects and non-2xx answers into errors.
+fn get(
+    agent: &ureq::Agent,
+    url: &SecretUrl,
+) -> Result<ureq::http::Response<ureq::Body>, RemoteError> {
+    let shown = url.redacted();
+    let mut response = agent
+        .get(url.expose())
+        .call()
+        .map_err(|e| RemoteError::Transport {
+            url: shown.clone(),
+            message: redact_text(&e.to_string()),
+        })?;
     let status = response.status().as_u16();
     if (300..400).contains(&status) {
         return Err(RemoteError::Redirect { url: shown, status });
@@ -74,6 +140,17 @@ pub fn fetch(agent: &ureq::Agent, url: &SecretUrl, limit: u64) -> Result<Vec<u8>
             body,
         });
     }
+    Ok(response)
+}
+
+/// Downloads `url` into memory, refusing anything over `limit` bytes.
+pub fn fetch(agent: &ureq::Agent, url: &SecretUrl, limit: u64) -> Result<Vec<u8>, RemoteError> {
+    let shown = url.redacted();
+    let transport = |e: ureq::Error| RemoteError::Transport {
+        url: shown.clone(),
+        message: redact_text(&e.to_string()),
+    };
+    let mut response = get(agent, url)?;
     response
         .body_mut()
         .with_config()

@@ -13,9 +13,10 @@ use serde::Serialize;
 use crate::engine::photoshop::{self, Photoshop, WaitError};
 use crate::engine::{self, Engine, EngineError, MaskRequest};
 use crate::lock::{InputRecord, JobRecord, JobState, LockEntry, LockStore, OutputRecord};
-use crate::manifest::{EngineKind, Input, PhotoshopSettings, Step};
+use crate::manifest::{EngineKind, Input, PhotoshopApi, PhotoshopSettings, Step};
 use crate::plan::{Action, Desired, Item, Plan, Reason};
 use crate::report::{Event, Reporter};
+use crate::storage::{Stager, StorageSettings};
 use crate::{Error, fsutil, remote};
 
 /// Which items to run and how.
@@ -33,6 +34,7 @@ pub struct Options {
     /// Refuse to start more than this many paid jobs.
     pub max_submits: Option<usize>,
     pub photoshop: PhotoshopSettings,
+    pub storage: StorageSettings,
 }
 
 /// Shard `index` of `count` (1-based, as written: `2/3`).
@@ -82,6 +84,8 @@ pub struct Summary {
     pub engine_runs: usize,
     /// Paid jobs started (`photoshop` engine).
     pub submitted: usize,
+    /// Local inputs uploaded to `storage.staging`.
+    pub uploaded: usize,
     /// Jobs of an earlier run polled to the end instead of submitted again.
     pub resumed: usize,
     /// Jobs that did not finish in time; the next run resumes them.
@@ -102,6 +106,11 @@ struct Work {
 enum Message {
     Started {
         key: String,
+    },
+    /// A local input was uploaded to the staging bucket.
+    Uploaded {
+        key: String,
+        object: String,
     },
     /// A paid job exists: record it before waiting on it, then let the worker go on.
     Submitted {
@@ -133,6 +142,9 @@ struct Done {
 struct Engines {
     local: Option<&'static dyn Engine>,
     photoshop: Option<Photoshop>,
+    /// Whether photoshop jobs use the `sensei` API (which writes masks to a URL).
+    sensei: bool,
+    stager: Option<Stager>,
     /// Bounds concurrent local inferences, which compete for the same cores.
     local_slots: Slots,
 }
@@ -281,6 +293,8 @@ fn load_engines(work: &[Work], options: &Options) -> Result<Engines, Error> {
     Ok(Engines {
         local,
         photoshop,
+        sensei: options.photoshop.api == PhotoshopApi::Sensei,
+        stager: Stager::new(&options.storage),
         local_slots: Slots::new(options.jobs.max(1)),
     })
 }
@@ -341,6 +355,14 @@ fn run_pool(
                     reporter.report(Event::Started { key: &key });
                     Ok(())
                 }
+                Message::Uploaded { key, object } => {
+                    summary.uploaded += 1;
+                    reporter.report(Event::Uploaded {
+                        key: &key,
+                        object: &object,
+                    });
+                    Ok(())
+                }
                 Message::Submitted {
                     key,
                     entry,
@@ -398,58 +420,143 @@ fn run_step(
             };
             (outcome, None)
         }
-        EngineKind::Photoshop => {
-            let photoshop = engines
-                .photoshop
-                .as_ref()
-                .expect("made for photoshop steps");
-            let Input::Remote(input) = &step.input else {
-                let error = "the photoshop engine reads inputs from URLs".to_owned();
-                return (Outcome::Failed(error), None);
-            };
-            let job = match &work.resume {
-                Some(job) => job.clone(),
-                None => match photoshop.submit(step, input) {
-                    Ok(job) => {
-                        let (recorded, wait_recorded) = mpsc::channel();
-                        let entry = LockEntry {
-                            input: work.observed.clone(),
-                            settings: work.desired.settings.clone(),
-                            engine: work.desired.engine.clone(),
-                            fingerprint: work.desired.fingerprint.clone(),
-                            output: None,
-                            job: JobRecord {
-                                id: job.clone(),
-                                state: JobState::Submitted,
-                                submitted_at: now(),
-                                finished_at: None,
-                                error: None,
-                            },
-                        };
-                        let _ = sender.send(Message::Submitted {
-                            key: step.key.clone(),
-                            entry: Box::new(entry),
-                            recorded,
-                        });
-                        // Waiting on a job that is not in the lockfile would pay twice after a crash.
-                        if wait_recorded.recv().is_err() {
-                            return (Outcome::Unfinished("the run stopped".to_owned()), Some(job));
+        EngineKind::Photoshop => run_photoshop(work, engines, sender),
+    }
+}
+
+/// Submits (or resumes) one photoshop job, waits for it, and writes its mask.
+fn run_photoshop(
+    work: &Work,
+    engines: &Engines,
+    sender: &mpsc::Sender<Message>,
+) -> (Outcome, Option<String>) {
+    let step = &work.step;
+    let photoshop = engines
+        .photoshop
+        .as_ref()
+        .expect("made for photoshop steps");
+    let staging = || {
+        engines
+            .stager
+            .as_ref()
+            .ok_or_else(|| "local inputs need `storage.staging`".to_owned())
+    };
+    // Where a sensei job writes its mask, and where it is read back from.
+    let mask_urls = match (&step.mask_url, engines.sensei) {
+        (Some(put), _) => Ok((Some(put.clone()), step.mask_read_url.clone())),
+        (None, true) => staging()
+            .and_then(|stager| stager.mask_urls(&work.desired.fingerprint))
+            .map(|(put, get)| (Some(put), Some(get))),
+        (None, false) => Ok((None, None)),
+    };
+    let (mask_put, mask_get) = match mask_urls {
+        Ok(urls) => urls,
+        Err(error) => return (Outcome::Failed(error), None),
+    };
+    let job = match &work.resume {
+        Some(job) => job.clone(),
+        None => {
+            let input = match &step.input {
+                Input::Remote(url) => url.clone(),
+                Input::Local(path) => match staging().and_then(|s| s.stage_input(path)) {
+                    Ok(staged) => {
+                        if staged.uploaded {
+                            let _ = sender.send(Message::Uploaded {
+                                key: step.key.clone(),
+                                object: staged.object.to_string(),
+                            });
                         }
-                        job
+                        staged.url
                     }
                     Err(error) => return (Outcome::Failed(error), None),
                 },
             };
-            let outcome = match photoshop.wait(step, &job) {
-                Ok(mask) => match write_mask(step, &mask, work.observed.clone()) {
-                    Ok(done) => Outcome::Masked(done),
-                    Err(error) => Outcome::Failed(error),
-                },
-                Err(WaitError::Failed(error)) => Outcome::Failed(error),
-                Err(WaitError::Unfinished(error)) => Outcome::Unfinished(error),
-            };
-            (outcome, Some(job))
+            match photoshop.submit(step, &input, mask_put.as_ref()) {
+                Ok(job) => {
+                    if !record_submission(work, &job, sender) {
+                        let stopped = "the run stopped before the job was recorded".to_owned();
+                        return (Outcome::Unfinished(stopped), Some(job));
+                    }
+                    job
+                }
+                Err(error) => return (Outcome::Failed(error), None),
+            }
         }
+    };
+    let outcome = match photoshop.wait(step, &job, mask_get.as_ref()) {
+        Ok(mask) => match verify_size(step, &mask)
+            .and_then(|()| write_mask(step, &mask, work.observed.clone()))
+        {
+            Ok(done) => Outcome::Masked(done),
+            Err(error) => Outcome::Failed(error),
+        },
+        Err(WaitError::Failed(error)) => Outcome::Failed(explain_input_failure(error)),
+        Err(WaitError::Unfinished(error)) => Outcome::Unfinished(error),
+    };
+    (outcome, Some(job))
+}
+
+/// The service's "cannot access the input" is most often an expired pre-signed URL.
+fn explain_input_failure(error: String) -> String {
+    if error.contains("Unable to access the input") {
+        format!(
+            "{error} (the service could not read the input URL: it must be reachable from the \
+             service and must not expire before the job runs; staged URLs live \
+             `storage.expires_seconds`)"
+        )
+    } else {
+        error
+    }
+}
+
+/// Has the main thread write the job to the lockfile, and waits until it has: waiting on a
+/// job that is not in the lockfile would pay twice after a crash.
+fn record_submission(work: &Work, job: &str, sender: &mpsc::Sender<Message>) -> bool {
+    let (recorded, wait_recorded) = mpsc::channel();
+    let entry = LockEntry {
+        input: work.observed.clone(),
+        settings: work.desired.settings.clone(),
+        engine: work.desired.engine.clone(),
+        fingerprint: work.desired.fingerprint.clone(),
+        output: None,
+        job: JobRecord {
+            id: job.to_owned(),
+            state: JobState::Submitted,
+            submitted_at: now(),
+            finished_at: None,
+            error: None,
+        },
+    };
+    let _ = sender.send(Message::Submitted {
+        key: work.step.key.clone(),
+        entry: Box::new(entry),
+        recorded,
+    });
+    wait_recorded.recv().is_ok()
+}
+
+/// A mask from a service must fit its image: same size (or turned, for an EXIF rotation).
+fn verify_size(step: &Step, mask: &GrayImage) -> Result<(), String> {
+    let Input::Local(path) = &step.input else {
+        return Ok(());
+    };
+    let dimensions = image::ImageReader::open(path)
+        .ok()
+        .and_then(|r| r.with_guessed_format().ok())
+        .and_then(|r| r.into_dimensions().ok());
+    let Some((width, height)) = dimensions else {
+        return Ok(());
+    };
+    let got = (mask.width(), mask.height());
+    if got == (width, height) || got == (height, width) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the service's mask is {}x{}, but {} is {width}x{height}",
+            got.0,
+            got.1,
+            path.display()
+        ))
     }
 }
 
@@ -462,8 +569,10 @@ fn run_local(step: &Step, engine: &dyn Engine) -> Result<Done, String> {
         ),
         Input::Remote(url) => {
             let agent = remote::agent(remote::TRANSFER_TIMEOUT);
-            let bytes = remote::fetch(&agent, url, remote::MAX_DOWNLOAD_BYTES)
+            let (file, _, _) = remote::download(&agent, url, remote::MAX_DOWNLOAD_BYTES)
                 .map_err(|e| e.to_string())?;
+            let bytes = std::fs::read(file.path())
+                .map_err(|e| format!("cannot read the download of {url}: {e}"))?;
             (bytes, url.redacted().into())
         }
     };

@@ -8,6 +8,8 @@ use super::model::PhotoshopApi;
 use super::templates::{ImageValues, TemplateError, Templates};
 use super::{Diagnostic, EngineKind, Loaded, ManifestError, MaskMode, Pos, yaml};
 use crate::redact::SecretUrl;
+use crate::storage::{Method, ObjectUrl, Signer};
+use std::sync::Arc;
 
 /// One image to mask, fully resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +52,23 @@ impl Input {
 /// schema problems `load` set aside).
 pub fn expand(loaded: &Loaded) -> Result<Vec<Step>, ManifestError> {
     let mut expansion = Expansion::new(loaded);
+    if let Some(Some(Err(message))) = loaded
+        .manifest
+        .storage
+        .staging
+        .as_deref()
+        .map(ObjectUrl::parse)
+    {
+        expansion.problem_at("/storage/staging", &message, None);
+    } else if let Some(staging) = &loaded.manifest.storage.staging
+        && ObjectUrl::parse(staging).is_none()
+    {
+        expansion.problem_at(
+            "/storage/staging",
+            &format!("`{staging}` is not an object URL"),
+            Some("write s3://BUCKET/PREFIX, az://ACCOUNT/CONTAINER/PREFIX or gs://BUCKET/PREFIX"),
+        );
+    }
     for (position, &index) in loaded.image_indices.iter().enumerate() {
         expansion.entry(position, index);
     }
@@ -59,6 +78,9 @@ pub fn expand(loaded: &Loaded) -> Result<Vec<Step>, ManifestError> {
 struct Expansion<'a> {
     loaded: &'a Loaded,
     templates: Templates,
+    signer: Arc<Signer>,
+    /// Where the photoshop engine stages local inputs, when the manifest says.
+    staging: Option<ObjectUrl>,
     canonical_dir: Option<PathBuf>,
     steps: Vec<Step>,
     from_glob: HashSet<String>,
@@ -68,9 +90,19 @@ struct Expansion<'a> {
 
 impl<'a> Expansion<'a> {
     fn new(loaded: &'a Loaded) -> Self {
+        let signer = Arc::new(Signer::new(&loaded.manifest.storage));
+        let staging = loaded
+            .manifest
+            .storage
+            .staging
+            .as_deref()
+            .and_then(ObjectUrl::parse)
+            .and_then(Result::ok);
         Self {
             loaded,
-            templates: Templates::new(&loaded.manifest.vars),
+            templates: Templates::new(&loaded.manifest.vars, signer.clone()),
+            signer,
+            staging,
             canonical_dir: std::fs::canonicalize(&loaded.dir).ok(),
             steps: Vec::new(),
             from_glob: HashSet::new(),
@@ -148,22 +180,25 @@ impl<'a> Expansion<'a> {
         );
         let sensei = engine == EngineKind::Photoshop
             && self.loaded.manifest.photoshop.api == PhotoshopApi::Sensei;
-        if sensei && mask_url.is_none() {
+        if sensei && mask_url.is_none() && self.staging.is_none() {
             self.problem_at(
                 &engine_pointer,
                 "the photoshop engine's `sensei` API writes each mask to a URL: set `mask_url`",
-                Some("e.g. `mask_url: \"{{ vars.bucket }}/masks/{{ stem }}.png\"` (a pre-signed PUT URL), or `photoshop: {api: v2}`"),
+                Some("e.g. `mask_url: \"{{ presign('s3://bucket/masks/' ~ stem ~ '.png', 'PUT') }}\"`, or `storage: {staging: s3://bucket/prefix}`, or `photoshop: {api: v2}`"),
             );
             return;
         }
         let is_glob = entry.glob.is_some();
         for (input_source, input) in inputs {
-            if engine == EngineKind::Photoshop && matches!(input, Input::Local(_)) {
+            if engine == EngineKind::Photoshop
+                && matches!(input, Input::Local(_))
+                && self.staging.is_none()
+            {
                 let pointer = if is_glob { "glob" } else { "input" };
                 self.problem_at(
                     &format!("{base}/{pointer}"),
                     &format!("the photoshop engine reads inputs from URLs, and `{input_source}` is a local file"),
-                    Some("give `input` as an https:// URL the service can read (e.g. a pre-signed GET URL)"),
+                    Some("give `input` as a URL the service can read (https://, s3://, az://, gs://), or set `storage: {staging: s3://bucket/prefix}` to upload local files"),
                 );
                 return;
             }
@@ -180,17 +215,27 @@ impl<'a> Expansion<'a> {
                 continue;
             };
             let (mask_url, mask_read_url) = if sensei {
-                let Some(write) = self.url_template(mask_url.as_ref(), &values) else {
+                let Some(write) = self.url_template(mask_url.as_ref(), &values, Method::Put) else {
                     continue;
                 };
-                let read = match &mask_read_url {
-                    Some(_) => match self.url_template(mask_read_url.as_ref(), &values) {
-                        Some(read) => read,
-                        None => continue,
-                    },
-                    None => write.clone(),
+                let read = match (&mask_read_url, &write) {
+                    (Some(_), _) => {
+                        match self.url_template(mask_read_url.as_ref(), &values, Method::Get) {
+                            Some(read) => read.map(|(url, _)| url),
+                            None => continue,
+                        }
+                    }
+                    // A signed PUT cannot be read with GET: sign a GET for the same object.
+                    (None, Some((_, Some(object)))) => {
+                        match self.sign(Ok(object.clone()), Method::Get, &base) {
+                            Some((_, Input::Remote(url))) => Some(url),
+                            _ => continue,
+                        }
+                    }
+                    (None, Some((url, None))) => Some(url.clone()),
+                    (None, None) => None,
                 };
-                (write, read)
+                (write.map(|(url, _)| url), read)
             } else {
                 (None, None)
             };
@@ -226,6 +271,10 @@ impl<'a> Expansion<'a> {
 
     fn single_input(&mut self, template: &str, pointer: &str) -> Option<(String, Input)> {
         let rendered = self.render_or_report(template, pointer)?;
+        if let Some(object) = ObjectUrl::parse(&rendered) {
+            let url = self.sign(object, Method::Get, pointer)?;
+            return Some(url);
+        }
         if is_url(&rendered) {
             let url = self.check_url(&rendered, pointer)?;
             return Some((url.redacted(), Input::Remote(url)));
@@ -249,12 +298,15 @@ impl<'a> Expansion<'a> {
         }
     }
 
-    /// Renders a per-image URL template (`mask_url` and friends) and checks the URL.
+    /// Renders a per-image URL template (`mask_url` and friends) and checks the URL. An
+    /// object URL (`s3://...`) is signed for `method`; it is returned too, so that the
+    /// mask can be read back from the same object.
     fn url_template(
         &mut self,
         template: Option<&(String, String)>,
         values: &ImageValues,
-    ) -> Option<Option<SecretUrl>> {
+        method: Method,
+    ) -> Option<Option<(SecretUrl, Option<ObjectUrl>)>> {
         let Some((template, pointer)) = template else {
             return Some(None);
         };
@@ -265,7 +317,39 @@ impl<'a> Expansion<'a> {
                 return None;
             }
         };
-        self.check_url(&rendered, pointer).map(Some)
+        if let Some(object) = ObjectUrl::parse(&rendered) {
+            let (_, input) = self.sign(object.clone(), method, pointer)?;
+            let Input::Remote(url) = input else {
+                unreachable!("signing gives a URL")
+            };
+            return Some(Some((url, object.ok())));
+        }
+        self.check_url(&rendered, pointer)
+            .map(|url| Some((url, None)))
+    }
+
+    /// A cloud object as an input: recorded by its object URL, read through a signed URL.
+    fn sign(
+        &mut self,
+        object: Result<ObjectUrl, String>,
+        method: Method,
+        pointer: &str,
+    ) -> Option<(String, Input)> {
+        let object = match object {
+            Ok(object) => object,
+            Err(message) => {
+                self.problem_at(pointer, &message, None);
+                return None;
+            }
+        };
+        match self.signer.presign(&object, method, None) {
+            Ok(url) => Some((object.to_string(), Input::Remote(url))),
+            Err(e) => {
+                let hint = e.hint();
+                self.problem_at(pointer, &e.to_string(), hint.as_deref());
+                None
+            }
+        }
     }
 
     /// A URL a remote service is handed: `https://`, or `http://` on this machine only.

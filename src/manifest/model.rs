@@ -26,6 +26,10 @@ pub struct Manifest {
     /// How to reach Adobe's Photoshop API, for images whose engine is `photoshop`.
     #[serde(default)]
     pub photoshop: PhotoshopSettings,
+    /// Cloud storage: where local inputs are staged for the `photoshop` engine, and how
+    /// `s3://`, `az://` and `gs://` URLs are reached and signed.
+    #[serde(default)]
+    pub storage: crate::storage::StorageSettings,
     /// The images to mask: each entry is one file (`input`) or many (`glob`).
     #[schemars(length(min = 1))]
     pub images: Vec<ImageEntry>,

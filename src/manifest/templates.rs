@@ -2,10 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use minijinja::value::{Serde, Value};
+use std::sync::Arc;
+
+use minijinja::value::{Kwargs, Serde, Value};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, context};
 
 use super::VarValue;
+use crate::storage::{Method, ObjectUrl, Signer};
 
 /// Per-image values available to output templates.
 #[derive(Debug, Clone)]
@@ -30,13 +33,19 @@ pub struct Templates {
 }
 
 impl Templates {
-    pub fn new(vars: &BTreeMap<String, VarValue>) -> Self {
+    pub fn new(vars: &BTreeMap<String, VarValue>, signer: Arc<Signer>) -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         // A manifest may come from a pull request: bound the work a template can do.
         env.set_fuel(Some(100_000));
         env.set_recursion_limit(32);
         env.add_function("env", lookup_env);
+        env.add_function(
+            "presign",
+            move |url: String, method: Option<String>, kwargs: Kwargs| {
+                presign(&signer, &url, method, &kwargs)
+            },
+        );
         Self {
             env,
             vars: Value::from(Serde(vars)),
@@ -78,6 +87,36 @@ fn lookup_env(name: String) -> Result<String, Error> {
     })
 }
 
+/// `presign(url, method="GET", expires=SECONDS)`: a pre-signed HTTPS URL for a cloud object.
+fn presign(
+    signer: &Signer,
+    url: &str,
+    method: Option<String>,
+    kwargs: &Kwargs,
+) -> Result<String, Error> {
+    let invalid = |message: String| Error::new(ErrorKind::InvalidOperation, message);
+    let method = match method.or(kwargs.get::<Option<String>>("method")?) {
+        None => Method::Get,
+        Some(name) => Method::parse(&name)
+            .ok_or_else(|| invalid(format!("presign: method `{name}` is not GET, PUT or HEAD")))?,
+    };
+    let expires = kwargs
+        .get::<Option<u64>>("expires")?
+        .map(std::time::Duration::from_secs);
+    kwargs.assert_all_used()?;
+    let object = ObjectUrl::parse(url)
+        .ok_or_else(|| {
+            invalid(format!(
+                "presign: `{url}` is not an object URL (s3://BUCKET/KEY, az://ACCOUNT/CONTAINER/BLOB, gs://BUCKET/KEY)"
+            ))
+        })?
+        .map_err(invalid)?;
+    let signed = signer
+        .presign(&object, method, expires)
+        .map_err(|e| invalid(format!("presign: {e}")))?;
+    Ok(signed.expose().to_owned())
+}
+
 fn describe(e: &Error, with_image: bool) -> String {
     let mut message = match e.detail() {
         Some(detail) => format!("template error: {}: {detail}", e.kind()),
@@ -85,9 +124,9 @@ fn describe(e: &Error, with_image: bool) -> String {
     };
     if e.kind() == ErrorKind::UndefinedError {
         message.push_str(if with_image {
-            " (defined: name, path, dir, stem, ext, vars.NAME, env(\"NAME\"))"
+            " (defined: name, path, dir, stem, ext, vars.NAME, env(\"NAME\"), presign(URL))"
         } else {
-            " (input and glob templates know only vars.NAME and env(\"NAME\"))"
+            " (input and glob templates know only vars.NAME, env(\"NAME\") and presign(URL))"
         });
     }
     message
@@ -96,6 +135,27 @@ fn describe(e: &Error, with_image: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn signer() -> Arc<Signer> {
+        Arc::new(Signer::new(&crate::storage::StorageSettings::default()))
+    }
+
+    #[test]
+    fn presign_rejects_what_it_cannot_sign() {
+        let t = Templates::new(&BTreeMap::new(), signer());
+        for (template, needle) in [
+            ("{{ presign('https://x/y') }}", "not an object URL"),
+            ("{{ presign('s3://bucket') }}", "s3://BUCKET/KEY"),
+            (
+                "{{ presign('s3://b/k', 'DELETE') }}",
+                "not GET, PUT or HEAD",
+            ),
+            ("{{ presign('s3://b/k', colour='red') }}", "colour"),
+        ] {
+            let err = t.render(template, None).unwrap_err();
+            assert!(err.message.contains(needle), "{template}: {}", err.message);
+        }
+    }
 
     fn image() -> ImageValues {
         ImageValues {
@@ -111,7 +171,7 @@ mod tests {
     fn renders_vars_and_image_values() {
         let mut vars = BTreeMap::new();
         vars.insert("out".to_owned(), VarValue::String("masks".into()));
-        let t = Templates::new(&vars);
+        let t = Templates::new(&vars, signer());
         let out = t
             .render(
                 "{{ vars.out }}/{{ dir }}/{{ stem }}.{{ ext }}.png",
@@ -123,7 +183,7 @@ mod tests {
 
     #[test]
     fn undefined_names_are_errors_with_their_range() {
-        let t = Templates::new(&BTreeMap::new());
+        let t = Templates::new(&BTreeMap::new(), signer());
         let err = t
             .render("masks/{{ stme }}.png", Some(&image()))
             .unwrap_err();
@@ -133,13 +193,13 @@ mod tests {
 
     #[test]
     fn image_values_are_undefined_in_input_templates() {
-        let t = Templates::new(&BTreeMap::new());
+        let t = Templates::new(&BTreeMap::new(), signer());
         assert!(t.render("{{ stem }}.png", None).is_err());
     }
 
     #[test]
     fn env_reads_only_the_named_variable() {
-        let t = Templates::new(&BTreeMap::new());
+        let t = Templates::new(&BTreeMap::new(), signer());
         let err = t
             .render("{{ env('MASKFLOW_SURELY_UNSET_VARIABLE') }}", None)
             .unwrap_err();
@@ -150,7 +210,7 @@ mod tests {
 
     #[test]
     fn runaway_templates_run_out_of_fuel() {
-        let t = Templates::new(&BTreeMap::new());
+        let t = Templates::new(&BTreeMap::new(), signer());
         assert!(
             t.render("{% for i in range(10000000) %}x{% endfor %}", None)
                 .is_err()

@@ -100,6 +100,7 @@ impl Reporter for Human {
                 }
             }
             Event::Submitted { key, job } => self.line(&format!("  submitted {key}: job {job}")),
+            Event::Uploaded { key, object } => self.line(&format!("  staged {key} as {object}")),
             // Never shown: only CI renderers do something with it (masking).
             Event::SecretMinted(_) => {}
             Event::Status(jobs) => self.line(&render_status(jobs)),

@@ -71,6 +71,9 @@ impl Reporter for Json {
             }),
             Event::Submitted { key, job } => json!({"event": "submitted", "key": key, "job": job}),
             Event::SecretMinted(_) => return,
+            Event::Uploaded { key, object } => {
+                json!({"event": "uploaded", "key": key, "object": object})
+            }
             Event::Status(jobs) => json!({"event": "status", "in_flight": jobs}),
             Event::Removed {
                 key,

@@ -50,6 +50,11 @@ pub enum Event<'a> {
         step: &'a Step,
         error: &'a str,
     },
+    /// A local input was uploaded to the staging bucket.
+    Uploaded {
+        key: &'a str,
+        object: &'a str,
+    },
     /// A paid job was submitted and recorded in the lockfile.
     Submitted {
         key: &'a str,

@@ -6,6 +6,9 @@ mod azure;
 mod credentials;
 mod gcs;
 pub mod sigv4;
+mod stage;
+
+pub use stage::{Staged, Stager};
 
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};

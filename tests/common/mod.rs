@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod emulator;
+pub mod s3;
 pub mod storage;
 
 use std::path::{Path, PathBuf};

@@ -108,13 +108,16 @@ impl Photoshop {
 
     /// Submits one job and returns its id. Retries only what cannot have started a job: 429s
     /// (after `Retry-After`) and connections that never opened.
-    pub fn submit(&self, step: &Step, input: &SecretUrl) -> Result<String, String> {
+    /// `output` is where a `sensei` job writes the mask.
+    pub fn submit(
+        &self,
+        step: &Step,
+        input: &SecretUrl,
+        output: Option<&SecretUrl>,
+    ) -> Result<String, String> {
         let (url, body) = match self.api {
             PhotoshopApi::Sensei => {
-                let output = step
-                    .mask_url
-                    .as_ref()
-                    .ok_or("the sensei API needs `mask_url`")?;
+                let output = output.ok_or("the sensei API needs `mask_url`")?;
                 let body = wire::sensei_body(
                     input,
                     output,
@@ -197,8 +200,14 @@ impl Photoshop {
         }
     }
 
-    /// Polls job `job` until it ends or its deadline passes, then collects the mask.
-    pub fn wait(&self, step: &Step, job: &str) -> Result<GrayImage, WaitError> {
+    /// Polls job `job` until it ends or its deadline passes, then collects the mask (for
+    /// `sensei`, from `read`).
+    pub fn wait(
+        &self,
+        step: &Step,
+        job: &str,
+        read: Option<&SecretUrl>,
+    ) -> Result<GrayImage, WaitError> {
         let limits = &self.settings.limits;
         let deadline = Instant::now() + self.deadline();
         let ceiling = Duration::from_secs_f64(limits.poll_max_seconds.max(0.0));
@@ -214,7 +223,7 @@ impl Photoshop {
             std::thread::sleep(interval);
             match self.status(job) {
                 Ok(JobStatus::Succeeded { result_url }) => {
-                    return self.collect(step, job, result_url.as_deref());
+                    return self.collect(step, job, read, result_url.as_deref());
                 }
                 Ok(JobStatus::Failed { message }) => {
                     return Err(WaitError::Failed(format!("job {job} failed: {message}")));
@@ -284,12 +293,12 @@ impl Photoshop {
         &self,
         step: &Step,
         job: &str,
+        read: Option<&SecretUrl>,
         result_url: Option<&str>,
     ) -> Result<GrayImage, WaitError> {
         let source = match self.api {
-            PhotoshopApi::Sensei => step
-                .mask_read_url
-                .clone()
+            PhotoshopApi::Sensei => read
+                .cloned()
                 .ok_or_else(|| WaitError::Failed("the sensei API needs `mask_url`".to_owned()))?,
             PhotoshopApi::V2 => {
                 let raw = result_url.ok_or_else(|| {
