@@ -128,19 +128,23 @@ fn get(
         return Err(RemoteError::Redirect { url: shown, status });
     }
     if !(200..300).contains(&status) {
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(4096)
-            .read_to_string()
-            .unwrap_or_default();
         return Err(RemoteError::Status {
             url: shown,
             status,
-            body,
+            body: error_body(&mut response),
         });
     }
     Ok(response)
+}
+
+/// The start of an error response's body (S3 and friends explain themselves there).
+pub fn error_body(response: &mut ureq::http::Response<ureq::Body>) -> String {
+    response
+        .body_mut()
+        .with_config()
+        .limit(4096)
+        .read_to_string()
+        .unwrap_or_default()
 }
 
 /// Downloads `url` into memory, refusing anything over `limit` bytes.

@@ -106,12 +106,7 @@ impl Stager {
         if (200..300).contains(&status) {
             return Ok(());
         }
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(4096)
-            .read_to_string()
-            .unwrap_or_default();
+        let body = remote::error_body(&mut response);
         Err(format!(
             "PUT {url} answered {status}: {}",
             redact_text(body.trim())
