@@ -190,7 +190,7 @@ fn lock_manifest(path: &std::path::Path) -> Result<std::fs::File, Error> {
 
 /// Asks the service about every job the lockfile records as in flight.
 fn status(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
-    let (loaded, steps) = load(cli)?;
+    let (loaded, _) = load(cli)?;
     let store = LockStore::open(&loaded.lock_path())?;
     let settings = &loaded.manifest.photoshop;
     let in_flight: Vec<(&String, &lock::LockEntry)> = store
@@ -234,7 +234,6 @@ fn status(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
             }
         }
     }
-    let _ = steps;
     reporter.report(Event::Status(&jobs));
     Ok(exit::OK)
 }

@@ -386,3 +386,52 @@ fn a_killed_run_resumes_its_jobs_instead_of_paying_again() {
     assert_eq!(stat(&emulator, "submissions"), 5);
     assert_eq!(stat(&emulator, "duplicate_submissions"), 0);
 }
+
+#[test]
+fn a_submission_answered_5xx_is_not_resent() {
+    // Every submission fails with a 5xx: a resend could be a second paid job, so each image
+    // is tried once, reported, and left for the next run.
+    let emulator = Emulator::start(&["--error-rate", "1", "--error-routes", "submit"]);
+    let project = Project::new(&emulator, "v2", &PHOTOS, "submits: 10, window_seconds: 1");
+    let (events, _) = project.apply(&emulator, &[], 1);
+    assert_eq!(summary(&events)["failed"].as_u64(), Some(3));
+    let failed = events_of(&events, "failed");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(error.contains("does not resend it blindly"), "{error}");
+    assert_eq!(
+        stat(&emulator, "injected_errors"),
+        3,
+        "one attempt per image"
+    );
+    assert_eq!(stat(&emulator, "submissions"), 0);
+}
+
+#[test]
+fn in_github_actions_minted_tokens_are_masked() {
+    let emulator = Emulator::start(&["--latency", "200ms"]);
+    let project = Project::new(&emulator, "v2", &["horse.png"], "submits: 10");
+    let outputs = tempfile::tempdir().unwrap();
+    let output = project
+        .command(&emulator, &["apply"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", outputs.path().join("output"))
+        .env("GITHUB_STEP_SUMMARY", outputs.path().join("summary"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let masked: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("::add-mask::"))
+        .collect();
+    assert_eq!(masked.len(), 1, "one token minted, one mask: {stdout}");
+    let token = masked[0];
+    assert!(token.len() > 16, "{token}");
+    // The token shows nowhere but in its mask command.
+    assert_eq!(stdout.matches(token).count(), 1);
+    assert!(!stderr(&output).contains(token));
+    for file in ["output", "summary"] {
+        let text = std::fs::read_to_string(outputs.path().join(file)).unwrap();
+        assert!(!text.contains(token), "{file}");
+    }
+}

@@ -160,6 +160,7 @@ pub fn apply(
     let started = Instant::now();
     let mut summary = Summary::default();
     let mut work = Vec::new();
+    let mut orphans = Vec::new();
     if let Some(shard) = options.shard {
         // A shard's lockfile holds its own entries only, so that merging shards cannot meet
         // two versions of one entry.
@@ -178,14 +179,7 @@ pub fn apply(
             action => action,
         };
         match (action, item.step, item.desired, item.observation) {
-            (Action::Orphaned, _, _, _) => remove_orphan(
-                &item.key,
-                store,
-                manifest_dir,
-                options.prune,
-                &mut summary,
-                reporter,
-            )?,
+            (Action::Orphaned, _, _, _) => orphans.push(item.key),
             (Action::Unchanged, _, _, _) => summary.unchanged += 1,
             (action, Some(step), Some(desired), Some(observation)) => {
                 let resume = match &action {
@@ -210,13 +204,24 @@ pub fn apply(
         .iter()
         .filter(|w| w.step.engine == EngineKind::Photoshop && w.resume.is_none())
         .count();
+    // Refusals come before anything is changed: no orphan pruned, no lockfile written.
     if let Some(max) = options.max_submits
         && submits > max
     {
         return Err(Error::TooManySubmits { submits, max });
     }
-    store.save()?;
     let engines = load_engines(&work, options)?;
+    for key in orphans {
+        remove_orphan(
+            &key,
+            store,
+            manifest_dir,
+            options.prune,
+            &mut summary,
+            reporter,
+        )?;
+    }
+    store.save()?;
     reporter.report(Event::ApplyStarted { to_run: work.len() });
     run_pool(work, &engines, options, store, &mut summary, reporter)?;
     summary.seconds = started.elapsed().as_secs_f64();
