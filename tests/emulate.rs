@@ -718,7 +718,7 @@ fn human_output_says_how_to_connect() {
         .unwrap();
     let lines: Vec<String> = std::io::BufReader::new(child.stderr.take().unwrap())
         .lines()
-        .take(9)
+        .take(7)
         .map(Result::unwrap)
         .collect();
     let _ = child.kill();
@@ -726,6 +726,10 @@ fn human_output_says_how_to_connect() {
     let text = lines.join("\n");
     assert!(text.contains("listening on http://127.0.0.1:"), "{text}");
     assert!(text.contains("export PHOTOSHOP_CLIENT_ID=my-id"), "{text}");
+    assert!(
+        text.contains("photoshop: {endpoint: http://127.0.0.1:"),
+        "{text}"
+    );
     assert!(
         text.contains("export PHOTOSHOP_CLIENT_SECRET=p8e-"),
         "a random secret: {text}"

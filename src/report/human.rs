@@ -159,11 +159,9 @@ impl Reporter for Human {
                  \x20 token:  POST {base_url}/ims/token/v3\n\
                  \x20 sensei: POST {base_url}/sensei/mask   v2: POST {base_url}/v2/remove-background\n\
                  \x20 stats:  GET  {base_url}/_emulator/stats\n\
-                 Point a client at it:\n\
+                 Point a manifest at it (`photoshop: {{endpoint: {base_url}, ims: {base_url}}}`) and:\n\
                  \x20 export PHOTOSHOP_CLIENT_ID={client_id}\n\
-                 \x20 export PHOTOSHOP_CLIENT_SECRET={client_secret}\n\
-                 \x20 export PHOTOSHOP_IMS_URL={base_url}/ims/token/v3\n\
-                 \x20 export PHOTOSHOP_API_URL={base_url}"
+                 \x20 export PHOTOSHOP_CLIENT_SECRET={client_secret}"
             )),
             Event::Document(text) => {
                 let _ = std::io::stdout().write_all(text.as_bytes());
