@@ -133,6 +133,21 @@ impl Reporter for Human {
                     if summary.skipped > 0 { format!(", {} skipped", summary.skipped) } else { String::new() },
                     summary.seconds
                 ));
+                // What a paid engine cost, when one ran.
+                let paid = [
+                    (summary.uploaded, "uploaded"),
+                    (summary.submitted, "submitted"),
+                    (summary.resumed, "resumed"),
+                    (summary.in_flight, "still in flight (the next apply resumes them)"),
+                ];
+                let paid: Vec<String> = paid
+                    .iter()
+                    .filter(|(n, _)| *n > 0)
+                    .map(|(n, what)| format!("{n} {what}"))
+                    .collect();
+                if !paid.is_empty() {
+                    self.line(&format!("Jobs: {}.", paid.join(", ")));
+                }
             }
             Event::Merged {
                 path,
