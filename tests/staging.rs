@@ -287,3 +287,59 @@ fn a_remote_body_that_is_not_an_image_names_the_image() {
     );
     assert!(!error.contains("sig="), "{error}");
 }
+
+#[test]
+fn azure_sas_urls_are_accepted_by_azurite() {
+    use common::azurite::{Azurite, KEY};
+    let azurite = Azurite::start();
+    azurite.create_container("maskflow");
+    let horse = std::fs::read(repo().join("examples/photos/horse.png")).unwrap();
+    azurite.put_blob("maskflow/in/horse.png", &horse);
+    let emulator = Emulator::start(&["--latency", "200ms"]);
+    let dir = scratch(&["camera.png"]);
+    let root = dir.path();
+    // A cloud input read with a SAS (local engine), and a local input staged to Azure
+    // (uploaded, checked and read with SAS URLs) for the v2 API.
+    write(
+        root,
+        "maskflow.yaml",
+        &format!(
+            "version: 1\nphotoshop:\n  api: v2\n  endpoint: \"{0}\"\n  ims: \"{0}\"\n  limits: {{poll_initial_seconds: 0.2}}\n\
+             storage:\n  staging: az://devstoreaccount1/maskflow/stage\n  azure: {{endpoint: \"{1}\"}}\n\
+             images:\n  - input: az://devstoreaccount1/maskflow/in/horse.png\n  - input: photos/camera.png\n    engine: photoshop\n",
+            emulator.base_url, azurite.endpoint
+        ),
+    );
+    let run = |extra: &[(&str, &str)]| {
+        let mut command = Command::new(BIN);
+        command
+            .args(["apply", "--format", "json"])
+            .current_dir(root)
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("AZURE_STORAGE_CONNECTION_STRING")
+            .envs(emulator.credentials())
+            .envs(extra.iter().copied());
+        command.output().unwrap()
+    };
+    let output = run(&[("AZURE_STORAGE_KEY", KEY)]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let s = summary(&events(&output));
+    assert_eq!(
+        (s["created"].as_u64(), s["uploaded"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert!(std::fs::read(root.join("masks/horse.png")).unwrap() == local_mask("horse.png"));
+    assert!(std::fs::read(root.join("masks/camera.png")).unwrap() == local_mask("camera.png"));
+
+    // Signed with the wrong key, every URL is refused.
+    std::fs::remove_file(root.join("maskflow.lock")).unwrap();
+    let wrong = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"not the key");
+    let output = run(&[("AZURE_STORAGE_KEY", &wrong)]);
+    assert_eq!(code(&output), 1);
+    let refused = events(&output);
+    let error = events_of(&refused, "error")[0]["message"].as_str().unwrap();
+    assert!(
+        error.contains("masks/horse.png") && error.contains("403"),
+        "{error}"
+    );
+}

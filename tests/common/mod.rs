@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end tests: they run the real binary in a scratch folder.
 #![allow(dead_code)]
 
+pub mod azurite;
 pub mod emulator;
 pub mod s3;
 pub mod storage;

@@ -1,0 +1,118 @@
+//! Azurite, Microsoft's Azure Storage emulator (npm, pinned in `tests/azurite/`), which
+//! checks Shared Key and SAS signatures as Azure does.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+pub const ACCOUNT: &str = "devstoreaccount1";
+/// Azurite's documented development key: public, not a secret.
+pub const KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+pub struct Azurite {
+    child: Child,
+    /// The blob endpoint, account included (Azurite names the account in the path).
+    pub endpoint: String,
+    _data: tempfile::TempDir,
+}
+
+impl Azurite {
+    pub fn start() -> Self {
+        let dir = super::repo().join("tests/azurite");
+        let npm = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm is needed for the Azure tests (Node.js 20+)");
+        assert!(npm.success(), "npm ci failed in tests/azurite");
+        let data = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(dir.join("node_modules/.bin/azurite-blob"))
+            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .arg("--location")
+            .arg(data.path())
+            .arg("--silent")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("azurite-blob starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "Azurite did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}/{ACCOUNT}"),
+            _data: data,
+        }
+    }
+
+    pub fn create_container(&self, name: &str) {
+        let status = self.shared_key("PUT", &format!("/{name}"), &[("restype", "container")], &[]);
+        assert_eq!(status, 201, "create container {name}");
+    }
+
+    pub fn put_blob(&self, path: &str, bytes: &[u8]) {
+        let status = self.shared_key("PUT", &format!("/{path}"), &[], bytes);
+        assert_eq!(status, 201, "put blob {path}");
+    }
+
+    /// A request signed with the account key (Shared Key), as Azure's own tools send it.
+    fn shared_key(&self, method: &str, path: &str, query: &[(&str, &str)], body: &[u8]) -> u16 {
+        let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+        let content_type = "application/octet-stream";
+        let length = if body.is_empty() {
+            String::new()
+        } else {
+            body.len().to_string()
+        };
+        let blob_type = if query.is_empty() {
+            "x-ms-blob-type:BlockBlob\n"
+        } else {
+            ""
+        };
+        let mut resource = format!("/{ACCOUNT}/{ACCOUNT}{path}");
+        for (k, v) in query {
+            resource.push_str(&format!("\n{k}:{v}"));
+        }
+        let string_to_sign = format!(
+            "{method}\n\n\n{length}\n\n{content_type}\n\n\n\n\n\n\n{blob_type}x-ms-date:{date}\nx-ms-version:2021-08-06\n{resource}"
+        );
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(KEY)
+            .unwrap();
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
+        let signature = base64::engine::general_purpose::STANDARD
+            .encode(ring::hmac::sign(&key, string_to_sign.as_bytes()).as_ref());
+        let query: String = query.iter().map(|(k, v)| format!("{k}={v}&")).collect();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut request = agent
+            .put(format!("{}{path}?{query}", self.endpoint))
+            .header("Content-Type", content_type)
+            .header("x-ms-date", &date)
+            .header("x-ms-version", "2021-08-06")
+            .header("Authorization", format!("SharedKey {ACCOUNT}:{signature}"));
+        if !blob_type.is_empty() {
+            request = request.header("x-ms-blob-type", "BlockBlob");
+        }
+        assert_eq!(method, "PUT");
+        request.send(body).unwrap().status().as_u16()
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
