@@ -138,20 +138,12 @@ impl Auth {
                 ("client_secret", secret.as_str()),
                 ("scope", self.scopes.as_str()),
             ]);
-            let retryable = match result {
-                Ok(mut response) => {
-                    let status = response.status().as_u16();
-                    let text = response
-                        .body_mut()
-                        .with_config()
-                        .limit(1 << 20)
-                        .read_to_string()
-                        .unwrap_or_default();
-                    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                    if status == 200 {
-                        return parse_token(&body, sent);
-                    }
-                    let why = error_message(&body).unwrap_or_else(|| format!("HTTP {status}"));
+            let retryable = match super::read_reply(result) {
+                Ok(reply) if reply.status == 200 => return parse_token(&reply.body, sent),
+                Ok(reply) => {
+                    let status = reply.status;
+                    let why =
+                        error_message(&reply.body).unwrap_or_else(|| format!("HTTP {status}"));
                     if status < 500 && status != 429 {
                         return Err(format!(
                             "IMS refused the client credentials ({status}): {why}"
@@ -159,11 +151,7 @@ impl Auth {
                     }
                     format!("IMS answered {status}: {why}")
                 }
-                Err(e) => format!(
-                    "cannot reach IMS at {}: {}",
-                    self.token_url,
-                    crate::redact::redact_text(&e.to_string())
-                ),
+                Err(e) => format!("cannot reach IMS at {}: {}", self.token_url, e.message()),
             };
             attempt += 1;
             if attempt >= MINT_ATTEMPTS {
