@@ -5,6 +5,7 @@
 mod azure;
 mod credentials;
 mod gcs;
+mod s3;
 pub mod sigv4;
 mod stage;
 
@@ -258,7 +259,7 @@ impl Signer {
                     .get_or_init(credentials::S3::from_env)
                     .as_ref()
                     .map_err(credential_error)?;
-                credentials::presign_s3(&self.settings.s3, creds, bucket, key, method, expires, now)
+                s3::presign(&self.settings.s3, creds, bucket, key, method, expires, now)
                     .map_err(sign_error)?
             }
             ObjectUrl::Gcs { bucket, key } => {
