@@ -64,7 +64,7 @@ fn validate(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
 
 fn plan(cli: &Cli, args: &PlanArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
     let (loaded, steps) = load(cli)?;
-    let store = LockStore::open(&loaded.lock_path())?;
+    let store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
     let plan = make_plan(steps, &store, &loaded.manifest.photoshop)?;
     reporter.report(Event::Plan(&plan));
     Ok(if args.detailed_exitcode && plan.has_changes() {
@@ -88,7 +88,7 @@ fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8,
             source,
         })?;
     }
-    let mut store = LockStore::open(&loaded.lock_path())?;
+    let mut store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
     let plan = make_plan(steps, &store, &loaded.manifest.photoshop)?;
     let options = apply::Options {
         jobs: args.jobs.unwrap_or_else(|| {
@@ -152,9 +152,15 @@ fn merge_locks(
     output: Option<&std::path::Path>,
     reporter: &mut dyn Reporter,
 ) -> Result<u8, Error> {
+    // Wherever the parts come from, their keys name files of this manifest's folder, so
+    // that is where they are checked (a journal a killed shard left is folded in).
+    let root = cli
+        .manifest
+        .parent()
+        .unwrap_or_else(|| std::path::Path::new("."));
     let parts = parts
         .iter()
-        .map(|path| Ok((path.clone(), LockStore::open(path)?.lock)))
+        .map(|path| Ok((path.clone(), LockStore::open(path, root)?.lock)))
         .collect::<Result<Vec<_>, lock::LockError>>()?;
     let merged = lock::merge(&parts)?;
     let target = match output {
@@ -191,7 +197,7 @@ fn lock_manifest(path: &std::path::Path) -> Result<std::fs::File, Error> {
 /// Asks the service about every job the lockfile records as in flight.
 fn status(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
     let (loaded, _) = load(cli)?;
-    let store = LockStore::open(&loaded.lock_path())?;
+    let store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
     let settings = &loaded.manifest.photoshop;
     let in_flight: Vec<(&String, &lock::LockEntry)> = store
         .lock

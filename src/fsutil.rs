@@ -52,9 +52,13 @@ pub fn remove_stale_temp_files(dir: &Path) -> std::io::Result<()> {
 
 /// The size and BLAKE3 digest of a file, streamed so large inputs need no large buffer.
 pub fn digest_file(path: &Path) -> std::io::Result<(u64, String)> {
+    digest_reader(&mut std::fs::File::open(path)?)
+}
+
+/// The size and BLAKE3 digest of what `reader` yields, e.g. a file already opened.
+pub fn digest_reader(reader: &mut impl std::io::Read) -> std::io::Result<(u64, String)> {
     let mut hasher = blake3::Hasher::new();
-    let mut file = std::fs::File::open(path)?;
-    let size = std::io::copy(&mut file, &mut hasher)?;
+    let size = std::io::copy(reader, &mut hasher)?;
     Ok((size, format_digest(&hasher.finalize())))
 }
 

@@ -1,5 +1,10 @@
 //! The lockfile (`maskflow.lock`): what each mask was made from, how, and what came out.
 //! Deterministic JSON (sorted keys, fixed formatting), rewritten only when its bytes change.
+//! During a run, results go to its journal first (see `journal`); every entry read from
+//! either file is checked against the rules of `rules`.
+
+pub mod journal;
+pub mod rules;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -125,6 +130,20 @@ pub enum LockError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}: entry `{}` {problem}", path.display(), key.escape_debug())]
+    Unsafe {
+        /// The lockfile (or journal) that holds the entry.
+        path: PathBuf,
+        key: String,
+        problem: String,
+    },
+    #[error("{}:{line}:{column}: journal record is not valid: {message}", path.display())]
+    Journal {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
 }
 
 impl LockError {
@@ -136,22 +155,36 @@ impl LockError {
             LockError::Conflict { .. } => Some(
                 "merge the partial lockfiles of one sharded run, each shard run once".to_owned(),
             ),
+            LockError::Unsafe { .. } => Some(
+                "maskflow never writes such an entry, so the file was edited (by hand, a bad \
+                 merge or a pull request); nothing was deleted or written. Restore it from \
+                 version control, or remove the entry"
+                    .to_owned(),
+            ),
+            LockError::Journal { .. } => Some(
+                "the journal holds what a killed run finished; delete it to run those images again"
+                    .to_owned(),
+            ),
             _ => None,
         }
     }
 }
 
-/// The lockfile on disk plus the bytes last seen there, so unchanged content is never rewritten.
+/// The lockfile on disk plus the bytes last seen there, so unchanged content is never
+/// rewritten, plus its journal.
 #[derive(Debug)]
 pub struct LockStore {
     path: PathBuf,
     on_disk: Option<Vec<u8>>,
     pub lock: Lockfile,
+    journal: journal::Journal,
 }
 
 impl LockStore {
-    /// Reads the lockfile; a missing file is an empty lock.
-    pub fn open(path: &Path) -> Result<Self, LockError> {
+    /// Reads the lockfile, with the journal a killed run left folded in (in memory: only
+    /// `save` writes); a missing file is an empty lock. Every entry is checked against the
+    /// manifest's folder `root`, and one that breaks the rules refuses the whole file.
+    pub fn open(path: &Path, root: &Path) -> Result<Self, LockError> {
         let on_disk = match std::fs::read(path) {
             Ok(bytes) => Some(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -162,39 +195,87 @@ impl LockStore {
                 });
             }
         };
-        let lock = match &on_disk {
+        let mut lock = match &on_disk {
             None => Lockfile::default(),
             Some(bytes) => parse(path, bytes)?,
         };
+        let root = rules::Root::new(root);
+        check_all(path, &lock, &root)?;
+        let journal_path = journal::path_for(path);
+        let records = journal::read(&journal_path, &root)?;
+        let present = records.is_some();
+        for (key, entry) in records.into_iter().flatten() {
+            lock.images.insert(key, entry);
+        }
         Ok(Self {
             path: path.to_owned(),
             on_disk,
             lock,
+            journal: journal::Journal::new(journal_path, present),
         })
     }
 
-    /// A store that will write `lock` to `path`, whatever is there now.
+    /// A store that will write `lock` to `path`, whatever is there now (its journal too).
     pub fn replacing(path: &Path, lock: Lockfile) -> Self {
+        let journal_path = journal::path_for(path);
+        let present = journal_path.exists();
         Self {
             path: path.to_owned(),
             on_disk: std::fs::read(path).ok(),
             lock,
+            journal: journal::Journal::new(journal_path, present),
         }
     }
 
-    /// Writes the lockfile if its serialized bytes differ from what is on disk.
+    /// Sets the entry of `key` and makes it durable: appended to the journal and fsynced
+    /// before this returns, folded into the lockfile when a fold is due.
+    pub fn record(&mut self, key: &str, entry: LockEntry) -> Result<(), LockError> {
+        self.journal
+            .append(key, &entry)
+            .map_err(|source| LockError::Write {
+                path: self.journal.path().to_owned(),
+                source,
+            })?;
+        self.lock.images.insert(key.to_owned(), entry);
+        let lock_bytes = self.on_disk.as_ref().map_or(0, |b| b.len() as u64);
+        if self.journal.fold_due(lock_bytes) {
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the lockfile if its serialized bytes differ from what is on disk, then drops
+    /// the journal, whose records it now holds.
     pub fn save(&mut self) -> Result<bool, LockError> {
         let bytes = to_bytes(&self.lock);
-        if self.on_disk.as_deref() == Some(bytes.as_slice()) {
-            return Ok(false);
+        let changed = self.on_disk.as_deref() != Some(bytes.as_slice());
+        if changed {
+            fsutil::write_atomic(&self.path, &bytes).map_err(|source| LockError::Write {
+                path: self.path.clone(),
+                source,
+            })?;
+            self.on_disk = Some(bytes);
         }
-        fsutil::write_atomic(&self.path, &bytes).map_err(|source| LockError::Write {
-            path: self.path.clone(),
+        self.journal.clear().map_err(|source| LockError::Write {
+            path: self.journal.path().to_owned(),
             source,
         })?;
-        self.on_disk = Some(bytes);
-        Ok(true)
+        Ok(changed)
     }
+}
+
+/// Checks every entry of `lock` (read from `path`) against the rules.
+fn check_all(path: &Path, lock: &Lockfile, root: &rules::Root) -> Result<(), LockError> {
+    for (key, entry) in &lock.images {
+        rules::check_entry(key, entry)
+            .and_then(|()| root.check_reach(key))
+            .map_err(|problem| LockError::Unsafe {
+                path: path.to_owned(),
+                key: key.clone(),
+                problem,
+            })?;
+    }
+    Ok(())
 }
 
 fn parse(path: &Path, bytes: &[u8]) -> Result<Lockfile, LockError> {
@@ -226,6 +307,13 @@ pub fn merge(parts: &[(PathBuf, Lockfile)]) -> Result<Lockfile, LockError> {
     let mut origin: BTreeMap<&str, &Path> = BTreeMap::new();
     for (path, part) in parts {
         for (key, entry) in &part.images {
+            // `LockStore::open` checked the parts it read; a part from elsewhere is checked
+            // here too, so no merged lockfile holds an entry that leads out.
+            rules::check_entry(key, entry).map_err(|problem| LockError::Unsafe {
+                path: path.clone(),
+                key: key.clone(),
+                problem,
+            })?;
             match merged.images.get(key) {
                 Some(existing) if existing != entry => {
                     return Err(LockError::Conflict {
@@ -273,10 +361,10 @@ pub fn fingerprint(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn entry() -> LockEntry {
+    pub(crate) fn entry() -> LockEntry {
         LockEntry {
             input: InputRecord {
                 source: "a.png".into(),
@@ -301,12 +389,12 @@ mod tests {
     fn save_writes_only_when_bytes_change() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("maskflow.lock");
-        let mut store = LockStore::open(&path).unwrap();
+        let mut store = LockStore::open(&path, dir.path()).unwrap();
         assert!(store.save().unwrap());
         assert!(!store.save().unwrap());
         store.lock.images.insert("m.png".into(), entry());
         assert!(store.save().unwrap());
-        let reopened = LockStore::open(&path).unwrap();
+        let reopened = LockStore::open(&path, dir.path()).unwrap();
         assert_eq!(reopened.lock, store.lock);
     }
 
@@ -315,13 +403,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("maskflow.lock");
         std::fs::write(&path, "{\n  \"version\": 1,\n  \"images\": {,}\n}\n").unwrap();
-        match LockStore::open(&path).unwrap_err() {
+        match LockStore::open(&path, dir.path()).unwrap_err() {
             LockError::Parse { line, .. } => assert_eq!(line, 3),
             other => panic!("unexpected {other}"),
         }
         std::fs::write(&path, "{\"version\": 7, \"images\": {}}").unwrap();
         assert!(matches!(
-            LockStore::open(&path).unwrap_err(),
+            LockStore::open(&path, dir.path()).unwrap_err(),
             LockError::Version { found: 7, .. }
         ));
     }
@@ -343,6 +431,86 @@ mod tests {
             LockError::Conflict { key, .. } => assert_eq!(key, "a.png"),
             other => panic!("unexpected {other}"),
         }
+    }
+
+    #[test]
+    fn a_hostile_entry_refuses_the_lockfile_and_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("maskflow.lock");
+        let mut lock = Lockfile::default();
+        lock.images.insert("masks/a.png".into(), entry());
+        let mut hostile = entry();
+        hostile.output = Some(OutputRecord {
+            target: "photos/rocket.jpg".into(),
+            size: 1,
+            digest: "blake3:00".into(),
+            width: 1,
+            height: 1,
+        });
+        lock.images.insert("photos/rocket.jpg".into(), hostile.clone());
+        std::fs::write(&path, to_bytes(&lock)).unwrap();
+        let error = LockStore::open(&path, dir.path()).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("`photos/rocket.jpg`"), "{text}");
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(error.hint().unwrap().contains("nothing was deleted"));
+
+        let mut part = Lockfile::default();
+        part.images.insert("../decoy.png".into(), hostile);
+        match merge(&[("part.lock".into(), part)]).unwrap_err() {
+            LockError::Unsafe { key, path, .. } => {
+                assert_eq!(key, "../decoy.png");
+                assert_eq!(path, Path::new("part.lock"));
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn records_survive_a_kill_and_fold_into_the_lockfile() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("maskflow.lock");
+        let journal = journal::path_for(&path);
+        let mut store = LockStore::open(&path, dir.path()).unwrap();
+        store.save().unwrap();
+        let before = std::fs::read(&path).unwrap();
+        store.record("a.png", entry()).unwrap();
+        store.record("b.png", entry()).unwrap();
+        // Killed here: the lockfile is untouched and valid, the journal holds both.
+        drop(store);
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert!(journal.exists());
+        let mut reopened = LockStore::open(&path, dir.path()).unwrap();
+        assert_eq!(reopened.lock.images.len(), 2);
+        // Reading alone writes nothing; saving folds and drops the journal.
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert!(reopened.save().unwrap());
+        assert!(!journal.exists());
+        let folded = LockStore::open(&path, dir.path()).unwrap();
+        assert_eq!(folded.lock, reopened.lock);
+        // A journal whose records the lockfile already holds is dropped without a rewrite.
+        let mut again = LockStore::open(&path, dir.path()).unwrap();
+        again.record("a.png", entry()).unwrap();
+        drop(again);
+        let mut again = LockStore::open(&path, dir.path()).unwrap();
+        assert!(!again.save().unwrap());
+        assert!(!journal.exists());
+    }
+
+    #[test]
+    fn a_long_run_folds_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("maskflow.lock");
+        let mut store = LockStore::open(&path, dir.path()).unwrap();
+        let mut n = 0;
+        while !path.exists() {
+            store.record(&format!("m/{n}.png"), entry()).unwrap();
+            n += 1;
+            assert!(n < 10_000, "never folded");
+        }
+        let on_disk = LockStore::open(&path, dir.path()).unwrap();
+        assert_eq!(on_disk.lock.images.len(), n);
+        assert!(!journal::path_for(&path).exists());
     }
 
     #[test]

@@ -305,14 +305,26 @@ fn a_killed_run_keeps_what_it_finished() {
     running.child.kill().unwrap();
     running.child.wait().unwrap();
 
-    // The lockfile is whole and holds what finished; every mask on disk is complete.
+    // The lockfile is whole; what finished since it was last written is in its journal,
+    // one fsynced line per image; every mask either names is complete.
     let lock: serde_json::Value =
         serde_json::from_slice(&std::fs::read(root.join("maskflow.lock")).unwrap()).unwrap();
-    let done = lock["images"].as_object().unwrap().len();
+    assert_eq!(lock["version"], 1);
+    let journal = std::fs::read_to_string(root.join("maskflow.lock.journal")).unwrap_or_default();
+    let mut keys: Vec<String> = lock["images"].as_object().unwrap().keys().cloned().collect();
+    for line in journal.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        keys.push(record["key"].as_str().unwrap().to_owned());
+    }
+    keys.sort();
+    keys.dedup();
+    let done = keys.len();
     assert!((1..4).contains(&done), "{done} finished before the kill");
-    for key in lock["images"].as_object().unwrap().keys() {
+    for key in &keys {
         image::open(root.join(key)).unwrap();
     }
+    // Readers fold the journal in: the plan counts every finished image as unchanged.
+    assert_eq!(plan(root)["counts"]["unchanged"].as_u64(), Some(done as u64));
 
     // The rerun does only the rest, and clears what a kill mid-write leaves behind.
     std::fs::write(root.join("masks/.maskflow-tmp-left-by-kill"), b"partial").unwrap();
@@ -323,6 +335,11 @@ fn a_killed_run_keeps_what_it_finished() {
         Some(4 - done as u64)
     );
     assert_eq!(summary(&events)["unchanged"].as_u64(), Some(done as u64));
+    // The end of the run folds the journal into the lockfile.
+    assert!(!root.join("maskflow.lock.journal").exists());
+    let lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("maskflow.lock")).unwrap()).unwrap();
+    assert_eq!(lock["images"].as_object().unwrap().len(), 4);
 }
 
 #[test]

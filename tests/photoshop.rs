@@ -345,10 +345,11 @@ fn a_killed_run_resumes_its_jobs_instead_of_paying_again() {
         .spawn()
         .unwrap();
     // Kill it once at least one job is recorded as submitted, well before any can finish.
-    let lock_path = project.root().join("maskflow.lock");
+    // A submission is recorded in the lockfile's journal before the job is waited on.
+    let journal_path = project.root().join("maskflow.lock.journal");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let text = std::fs::read_to_string(&lock_path).unwrap_or_default();
+        let text = std::fs::read_to_string(&journal_path).unwrap_or_default();
         if text.contains("\"submitted\"") {
             break;
         }

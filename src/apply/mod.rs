@@ -1,6 +1,10 @@
 //! The reconcile loop: run the planned steps on a bounded pool of workers, write each mask
 //! atomically, and record each result in the lockfile as soon as it is known.
 
+mod prune;
+
+pub use prune::Kept;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -161,6 +165,14 @@ pub fn apply(
     let mut summary = Summary::default();
     let mut work = Vec::new();
     let mut orphans = Vec::new();
+    // Every input of the manifest, selected or not, is off limits to prune.
+    let inputs = options.prune.then(|| {
+        prune::Inputs::new(
+            plan.items
+                .iter()
+                .filter_map(|item| item.step.as_ref()?.input.local_path()),
+        )
+    });
     if let Some(shard) = options.shard {
         // A shard's lockfile holds its own entries only, so that merging shards cannot meet
         // two versions of one entry.
@@ -216,14 +228,18 @@ pub fn apply(
             &key,
             store,
             manifest_dir,
-            options.prune,
+            inputs.as_ref(),
             &mut summary,
             reporter,
         )?;
     }
     store.save()?;
     reporter.report(Event::ApplyStarted { to_run: work.len() });
-    run_pool(work, &engines, options, store, &mut summary, reporter)?;
+    let ran = run_pool(work, &engines, options, store, &mut summary, reporter);
+    // Fold the journal in even after a fatal error: what finished stays finished.
+    let folded = store.save();
+    ran?;
+    folded?;
     summary.seconds = started.elapsed().as_secs_f64();
     reporter.report(Event::Summary(&summary));
     Ok(summary)
@@ -240,11 +256,13 @@ fn selected_by(patterns: &[glob::Pattern], item: &Item) -> bool {
         .any(|p| p.matches(&item.key) || input.is_some_and(|i| p.matches(i)))
 }
 
+/// Drops an orphaned entry; with `--prune` (`inputs` given), deletes its mask if that is
+/// safe (see `prune`).
 fn remove_orphan(
     key: &str,
     store: &mut LockStore,
     manifest_dir: &Path,
-    prune: bool,
+    inputs: Option<&prune::Inputs>,
     summary: &mut Summary,
     reporter: &mut dyn Reporter,
 ) -> Result<(), Error> {
@@ -252,28 +270,27 @@ fn remove_orphan(
         return Ok(());
     };
     summary.removed += 1;
-    let mut pruned = false;
-    let mut kept_modified = false;
-    if prune && let Some(output) = &entry.output {
-        let path = manifest_dir.join(&output.target);
-        match fsutil::digest_file(&path) {
-            // Only delete what maskflow wrote: a mask edited since is the user's work.
-            Ok((_, digest)) if digest == output.digest => {
-                std::fs::remove_file(&path).map_err(|source| Error::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                pruned = true;
+    let mut deleted = None;
+    let mut kept = None;
+    if let (Some(inputs), Some(output)) = (inputs, &entry.output) {
+        let pruned = prune::prune(manifest_dir, &output.target, &output.digest, inputs)
+            .map_err(|source| Error::Io {
+                path: manifest_dir.join(&output.target),
+                source,
+            })?;
+        match pruned {
+            prune::Pruned::Deleted(path) => {
                 summary.pruned += 1;
+                deleted = Some(path);
             }
-            Ok(_) => kept_modified = true,
-            Err(_) => {}
+            prune::Pruned::Kept(why) => kept = Some(why),
+            prune::Pruned::Missing => {}
         }
     }
     reporter.report(Event::Removed {
         key,
-        pruned,
-        kept_modified,
+        deleted: deleted.as_deref(),
+        kept,
     });
     Ok(())
 }
@@ -375,8 +392,7 @@ fn run_pool(
                 } => {
                     let job = entry.job.id.clone();
                     summary.submitted += 1;
-                    store.lock.images.insert(key.clone(), *entry);
-                    let result = store.save().map(drop).map_err(Error::from);
+                    let result = store.record(&key, *entry).map_err(Error::from);
                     if result.is_ok() {
                         reporter.report(Event::Submitted {
                             key: &key,
@@ -661,8 +677,8 @@ fn record(
             // planned if the file changed meanwhile; the next plan then sees the change.
             let fingerprint =
                 crate::lock::fingerprint(&done.input.digest, &desired.settings, &desired.engine);
-            store.lock.images.insert(
-                step.key.clone(),
+            store.record(
+                &step.key,
                 LockEntry {
                     input: done.input,
                     settings: desired.settings,
@@ -677,8 +693,7 @@ fn record(
                         error: None,
                     },
                 },
-            );
-            store.save()?;
+            )?;
             match action {
                 Action::Create => summary.created += 1,
                 _ => summary.updated += 1,
@@ -691,8 +706,8 @@ fn record(
         }
         Outcome::Failed(error) => {
             let error = crate::redact::redact_text(&error);
-            store.lock.images.insert(
-                step.key.clone(),
+            store.record(
+                &step.key,
                 LockEntry {
                     input: observed,
                     settings: desired.settings,
@@ -707,8 +722,7 @@ fn record(
                         error: Some(error.clone()),
                     },
                 },
-            );
-            store.save()?;
+            )?;
             summary.failed += 1;
             reporter.report(Event::Failed {
                 step: &step,

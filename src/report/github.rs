@@ -132,8 +132,8 @@ impl Reporter for Github {
             Event::EmulatorListening { client_secret, .. } => {
                 self.command(&format!("::add-mask::{}", escape_data(client_secret)));
             }
-            Event::Removed { key, pruned, .. } => {
-                let what = if *pruned {
+            Event::Removed { key, deleted, .. } => {
+                let what = if deleted.is_some() {
                     "removed and deleted"
                 } else {
                     "removed"

@@ -104,18 +104,19 @@ impl Reporter for Human {
             // Never shown: only CI renderers do something with it (masking).
             Event::SecretMinted(_) => {}
             Event::Status(jobs) => self.line(&render_status(jobs)),
-            Event::Removed {
-                key,
-                pruned,
-                kept_modified,
-            } => {
-                let what = if pruned {
-                    "removed from the lockfile and deleted".to_owned()
-                } else if kept_modified {
-                    "removed from the lockfile; the mask was modified since, so it was kept"
-                        .to_owned()
-                } else {
-                    "removed from the lockfile (the mask is kept; --prune deletes it)".to_owned()
+            Event::Removed { key, deleted, kept } => {
+                let what = match (deleted, kept) {
+                    (Some(path), _) => {
+                        format!("removed from the lockfile and deleted {}", path.display())
+                    }
+                    (None, Some(why)) => format!(
+                        "removed from the lockfile; its file was kept: {}",
+                        why.describe()
+                    ),
+                    (None, None) => {
+                        "removed from the lockfile (the mask is kept; --prune deletes it)"
+                            .to_owned()
+                    }
                 };
                 self.line(&format!("  orphan {key}: {what}"));
             }

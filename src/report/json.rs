@@ -75,15 +75,13 @@ impl Reporter for Json {
                 json!({"event": "uploaded", "key": key, "object": object})
             }
             Event::Status(jobs) => json!({"event": "status", "in_flight": jobs}),
-            Event::Removed {
-                key,
-                pruned,
-                kept_modified,
-            } => json!({
+            Event::Removed { key, deleted, kept } => json!({
                 "event": "removed",
                 "key": key,
-                "pruned": pruned,
-                "kept_modified": kept_modified,
+                "pruned": deleted.is_some(),
+                "deleted": deleted.map(|path| path.to_string_lossy()),
+                "kept": kept,
+                "kept_modified": kept == Some(crate::apply::Kept::Modified),
             }),
             Event::Summary(summary) => {
                 let mut value = serde_json::to_value(summary).expect("summary serializes");

@@ -64,10 +64,13 @@ pub enum Event<'a> {
     SecretMinted(&'a str),
     /// `maskflow status`: the jobs recorded as in flight.
     Status(&'a [JobState]),
+    /// An orphaned entry left the lockfile.
     Removed {
         key: &'a str,
-        pruned: bool,
-        kept_modified: bool,
+        /// The file `--prune` deleted.
+        deleted: Option<&'a Path>,
+        /// Why `--prune` left the file there.
+        kept: Option<crate::apply::Kept>,
     },
     Summary(&'a Summary),
     /// Partial lockfiles combined by `lock merge`.

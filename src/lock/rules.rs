@@ -1,0 +1,171 @@
+//! What a lockfile entry may name. The lockfile is committed, so it can arrive edited by
+//! hand, by a bad merge or by a hostile pull request; `apply --prune` deletes what it names.
+//! Every entry is checked when a lockfile, a journal or a part of `lock merge` is read, so
+//! that nothing downstream ever sees a key that leads out of the manifest's folder.
+
+use std::path::{Path, PathBuf};
+
+use super::LockEntry;
+
+/// Why an entry's key cannot be one maskflow wrote, phrased to follow "entry `key` ".
+pub fn check_entry(key: &str, entry: &LockEntry) -> Result<(), String> {
+    check_key(key)?;
+    if let Some(output) = &entry.output
+        && output.target != key
+    {
+        return Err(format!(
+            "records the target `{}`, but a mask's target is always its key",
+            output.target.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+/// A key is the mask's path relative to the manifest's folder, exactly as maskflow
+/// normalizes it: relative, `/`-separated, no empty, `.` or `..` parts, ending in `.png`.
+pub fn check_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("is empty".to_owned());
+    }
+    if key.contains('\0') {
+        return Err("contains a NUL byte".to_owned());
+    }
+    if key.starts_with('/') || Path::new(key).is_absolute() || has_drive_prefix(key) {
+        return Err("is an absolute path; keys are relative to the manifest's folder".to_owned());
+    }
+    if key.contains('\\') {
+        return Err("contains `\\`; keys are `/`-separated".to_owned());
+    }
+    for part in key.split('/') {
+        match part {
+            ".." => return Err("leaves the manifest's folder through `..`".to_owned()),
+            "." | "" => {
+                return Err("is not normalized (an empty or `.` part)".to_owned());
+            }
+            _ => {}
+        }
+    }
+    if !key.to_ascii_lowercase().ends_with(".png") {
+        return Err("does not end in .png, so it is no mask maskflow wrote".to_owned());
+    }
+    Ok(())
+}
+
+/// `C:` style prefixes are absolute on Windows even without a separator after them.
+fn has_drive_prefix(key: &str) -> bool {
+    let bytes = key.as_bytes();
+    cfg!(windows) && bytes.len() >= 2 && bytes[1] == b':' && bytes[0].is_ascii_alphabetic()
+}
+
+/// The manifest's folder, resolved once so that every key can be checked against it.
+#[derive(Debug, Clone)]
+pub struct Root {
+    dir: PathBuf,
+    canonical: Option<PathBuf>,
+}
+
+impl Root {
+    pub fn new(dir: &Path) -> Self {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        Self {
+            dir: dir.to_owned(),
+            canonical: std::fs::canonicalize(dir).ok(),
+        }
+    }
+
+    /// The first symlink on the way to `key` that leads out of the manifest's folder (or
+    /// nowhere). The manifest accepts outputs through symlinks that stay inside, so entries
+    /// written through them are accepted here too; prune never follows any symlink.
+    pub fn check_reach(&self, key: &str) -> Result<(), String> {
+        let Some(root) = &self.canonical else {
+            return Ok(());
+        };
+        let mut path = self.dir.clone();
+        let mut shown = Vec::new();
+        for part in key.split('/') {
+            path.push(part);
+            shown.push(part);
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(&path) {
+                    Ok(target) if target.starts_with(root) => {}
+                    _ => {
+                        return Err(format!(
+                            "is reached through the symlink `{}`, which leads out of the \
+                             manifest's folder",
+                            shown.join("/").escape_debug()
+                        ));
+                    }
+                },
+                Ok(meta) if meta.is_dir() => {}
+                // A file, or nothing: the rest of the key cannot lead anywhere.
+                Ok(_) | Err(_) => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_relative_normalized_pngs() {
+        for good in ["a.png", "masks/a.png", "masks/deep/A.PNG", "masks/..a.png"] {
+            assert_eq!(check_key(good), Ok(()), "{good}");
+        }
+        let bad = [
+            ("", "empty"),
+            ("../decoy.png", "leaves"),
+            ("masks/../../decoy.png", "leaves"),
+            ("/tmp/decoy.png", "absolute"),
+            ("//host/decoy.png", "absolute"),
+            ("masks\\..\\decoy.png", "`/`-separated"),
+            ("./masks/a.png", "normalized"),
+            ("masks//a.png", "normalized"),
+            ("masks/a.png/", "normalized"),
+            ("photos/rocket.jpg", ".png"),
+            ("masks/a\0.png", "NUL"),
+        ];
+        for (key, why) in bad {
+            let error = check_key(key).unwrap_err();
+            assert!(error.contains(why), "{key:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_target_is_its_key() {
+        let mut entry = crate::lock::tests::entry();
+        entry.output = Some(crate::lock::OutputRecord {
+            target: "../decoy.png".into(),
+            size: 1,
+            digest: "blake3:00".into(),
+            width: 1,
+            height: 1,
+        });
+        assert!(check_entry("masks/a.png", &entry).unwrap_err().contains("target"));
+        entry.output.as_mut().unwrap().target = "masks/a.png".into();
+        assert_eq!(check_entry("masks/a.png", &entry), Ok(()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_leading_out_are_refused_and_inside_ones_accepted() {
+        let outside = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("generated")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("out")).unwrap();
+        std::os::unix::fs::symlink(root.join("generated"), root.join("masks")).unwrap();
+        std::os::unix::fs::symlink("nowhere", root.join("dangling")).unwrap();
+        let root = Root::new(root);
+        assert!(root.check_reach("out/decoy.png").unwrap_err().contains("`out`"));
+        assert!(root.check_reach("dangling/a.png").is_err());
+        assert_eq!(root.check_reach("masks/a.png"), Ok(()));
+        assert_eq!(root.check_reach("missing/a.png"), Ok(()));
+    }
+}
