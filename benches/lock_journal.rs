@@ -61,7 +61,12 @@ fn main() {
     }
 }
 
-fn run(dir: &Path, mode: &str, images: usize, mut one: impl FnMut(&mut LockStore, &str, LockEntry)) {
+fn run(
+    dir: &Path,
+    mode: &str,
+    images: usize,
+    mut one: impl FnMut(&mut LockStore, &str, LockEntry),
+) {
     let scratch = tempfile::tempdir_in(dir).expect("scratch folder");
     let path = scratch.path().join("maskflow.lock");
     let mut store = LockStore::open(&path, scratch.path()).unwrap();
@@ -73,7 +78,9 @@ fn run(dir: &Path, mode: &str, images: usize, mut one: impl FnMut(&mut LockStore
     }
     store.save().unwrap();
     let seconds = start.elapsed().as_secs_f64();
-    let written = written_bytes().zip(before).map(|(after, before)| after - before);
+    let written = written_bytes()
+        .zip(before)
+        .map(|(after, before)| after - before);
     let lock_bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
     let reopened = LockStore::open(&path, scratch.path()).unwrap();
     assert_eq!(reopened.lock.images.len(), images, "every image recorded");
@@ -100,7 +107,11 @@ fn written_bytes() -> Option<u64> {
 
 /// An entry the size of a real one: a local-engine mask of a photo in a nested folder.
 fn entry(index: usize) -> (String, LockEntry) {
-    let hex = |salt: &str| blake3::hash(format!("{salt}{index}").as_bytes()).to_hex().to_string();
+    let hex = |salt: &str| {
+        blake3::hash(format!("{salt}{index}").as_bytes())
+            .to_hex()
+            .to_string()
+    };
     let key = format!("masks/batch-{:03}/photo-{index:06}.png", index / 1000);
     let entry = LockEntry {
         input: InputRecord {

@@ -447,7 +447,8 @@ pub(crate) mod tests {
             width: 1,
             height: 1,
         });
-        lock.images.insert("photos/rocket.jpg".into(), hostile.clone());
+        lock.images
+            .insert("photos/rocket.jpg".into(), hostile.clone());
         std::fs::write(&path, to_bytes(&lock)).unwrap();
         let error = LockStore::open(&path, dir.path()).unwrap_err();
         let text = error.to_string();

@@ -311,7 +311,12 @@ fn a_killed_run_keeps_what_it_finished() {
         serde_json::from_slice(&std::fs::read(root.join("maskflow.lock")).unwrap()).unwrap();
     assert_eq!(lock["version"], 1);
     let journal = std::fs::read_to_string(root.join("maskflow.lock.journal")).unwrap_or_default();
-    let mut keys: Vec<String> = lock["images"].as_object().unwrap().keys().cloned().collect();
+    let mut keys: Vec<String> = lock["images"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     for line in journal.lines() {
         let record: serde_json::Value = serde_json::from_str(line).unwrap();
         keys.push(record["key"].as_str().unwrap().to_owned());
@@ -324,7 +329,10 @@ fn a_killed_run_keeps_what_it_finished() {
         image::open(root.join(key)).unwrap();
     }
     // Readers fold the journal in: the plan counts every finished image as unchanged.
-    assert_eq!(plan(root)["counts"]["unchanged"].as_u64(), Some(done as u64));
+    assert_eq!(
+        plan(root)["counts"]["unchanged"].as_u64(),
+        Some(done as u64)
+    );
 
     // The rerun does only the rest, and clears what a kill mid-write leaves behind.
     std::fs::write(root.join("masks/.maskflow-tmp-left-by-kill"), b"partial").unwrap();

@@ -33,9 +33,17 @@ fn layout() -> Layout {
     }
     write(&project, "maskflow.yaml", MANIFEST);
     std::fs::write(outside.join("decoy.png"), b"decoy next to the project").unwrap();
-    std::fs::write(outside.join("absolute-decoy.png"), b"decoy by absolute path").unwrap();
+    std::fs::write(
+        outside.join("absolute-decoy.png"),
+        b"decoy by absolute path",
+    )
+    .unwrap();
     std::fs::create_dir(outside.join("elsewhere")).unwrap();
-    std::fs::write(outside.join("elsewhere/decoy.png"), b"decoy behind a symlink").unwrap();
+    std::fs::write(
+        outside.join("elsewhere/decoy.png"),
+        b"decoy behind a symlink",
+    )
+    .unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink("../elsewhere", project.join("link")).unwrap();
     Layout {
@@ -165,7 +173,10 @@ fn a_hostile_part_is_refused_by_lock_merge() {
             &["lock", "merge", "shards/good.lock", "shards/part.lock"],
         );
         assert_refused(&output, &key, "part.lock");
-        assert!(!root.join("maskflow.lock").exists(), "{key}: nothing written");
+        assert!(
+            !root.join("maskflow.lock").exists(),
+            "{key}: nothing written"
+        );
         assert_eq!(std::fs::read(&victim).unwrap(), before, "{key}");
     }
     // The good part alone merges.
@@ -212,7 +223,11 @@ fn prune_keeps_inputs_and_symlinked_files_and_names_what_it_deletes() {
             entry("masks/alias.png", &digest(&photo)),
         );
     }
-    write(root, "maskflow.lock", &serde_json::to_string_pretty(&lock).unwrap());
+    write(
+        root,
+        "maskflow.lock",
+        &serde_json::to_string_pretty(&lock).unwrap(),
+    );
 
     let events = apply(root, &["--prune"], 0);
     assert_eq!(summary(&events)["engine_runs"], 0);

@@ -273,11 +273,12 @@ fn remove_orphan(
     let mut deleted = None;
     let mut kept = None;
     if let (Some(inputs), Some(output)) = (inputs, &entry.output) {
-        let pruned = prune::prune(manifest_dir, &output.target, &output.digest, inputs)
-            .map_err(|source| Error::Io {
+        let pruned = prune::prune(manifest_dir, &output.target, &output.digest, inputs).map_err(
+            |source| Error::Io {
                 path: manifest_dir.join(&output.target),
                 source,
-            })?;
+            },
+        )?;
         match pruned {
             prune::Pruned::Deleted(path) => {
                 summary.pruned += 1;

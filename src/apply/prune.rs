@@ -76,12 +76,7 @@ fn file_id(_meta: &Metadata, path: &Path) -> FileId {
 
 /// Deletes `root/target` if it still holds `digest`, is no input, and no symlink is on the
 /// way. Only the deletion itself can fail: a file that cannot be examined is left alone.
-pub fn prune(
-    root: &Path,
-    target: &str,
-    digest: &str,
-    inputs: &Inputs,
-) -> std::io::Result<Pruned> {
+pub fn prune(root: &Path, target: &str, digest: &str, inputs: &Inputs) -> std::io::Result<Pruned> {
     let mut path = root.to_owned();
     let parts: Vec<&str> = target.split('/').collect();
     let mut last = None;
@@ -144,7 +139,10 @@ mod tests {
         std::fs::create_dir_all(root.join("masks")).unwrap();
         std::fs::write(root.join("masks/a.png"), b"mask").unwrap();
         std::fs::write(root.join("masks/b.png"), b"photo").unwrap();
-        let (a, b) = (digest(&root.join("masks/a.png")), digest(&root.join("masks/b.png")));
+        let (a, b) = (
+            digest(&root.join("masks/a.png")),
+            digest(&root.join("masks/b.png")),
+        );
         let inputs = Inputs::new([root.join("./masks/b.png").as_path()]);
 
         assert!(matches!(

@@ -116,8 +116,8 @@ impl Journal {
 
     /// Appends one record and waits until it is on disk.
     pub fn append(&mut self, key: &str, entry: &LockEntry) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(&RecordRef { key, entry })
-        .expect("a record always serializes");
+        let mut line =
+            serde_json::to_vec(&RecordRef { key, entry }).expect("a record always serializes");
         line.push(b'\n');
         let file = match &mut self.file {
             Some(file) => file,
@@ -232,7 +232,9 @@ mod tests {
         let mut journal = Journal::new(path.clone(), false);
         journal.append("../decoy.png", &entry()).unwrap();
         match read(&path, &root(dir.path())).unwrap_err() {
-            LockError::Unsafe { key, path: named, .. } => {
+            LockError::Unsafe {
+                key, path: named, ..
+            } => {
                 assert_eq!(key, "../decoy.png");
                 assert_eq!(named, path);
             }
@@ -252,7 +254,10 @@ mod tests {
             journal.append("a.png", &entry()).unwrap();
         }
         assert!(journal.fold_due(FOLD_MIN_BYTES));
-        assert!(!journal.fold_due(journal.appended + 1), "below the lockfile's size");
+        assert!(
+            !journal.fold_due(journal.appended + 1),
+            "below the lockfile's size"
+        );
         journal.clear().unwrap();
         assert!(!path.exists());
         assert!(!journal.fold_due(0));

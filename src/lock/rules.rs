@@ -147,7 +147,11 @@ mod tests {
             width: 1,
             height: 1,
         });
-        assert!(check_entry("masks/a.png", &entry).unwrap_err().contains("target"));
+        assert!(
+            check_entry("masks/a.png", &entry)
+                .unwrap_err()
+                .contains("target")
+        );
         entry.output.as_mut().unwrap().target = "masks/a.png".into();
         assert_eq!(check_entry("masks/a.png", &entry), Ok(()));
     }
@@ -163,7 +167,11 @@ mod tests {
         std::os::unix::fs::symlink(root.join("generated"), root.join("masks")).unwrap();
         std::os::unix::fs::symlink("nowhere", root.join("dangling")).unwrap();
         let root = Root::new(root);
-        assert!(root.check_reach("out/decoy.png").unwrap_err().contains("`out`"));
+        assert!(
+            root.check_reach("out/decoy.png")
+                .unwrap_err()
+                .contains("`out`")
+        );
         assert!(root.check_reach("dangling/a.png").is_err());
         assert_eq!(root.check_reach("masks/a.png"), Ok(()));
         assert_eq!(root.check_reach("missing/a.png"), Ok(()));
