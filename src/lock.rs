@@ -499,6 +499,20 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_replacing_store_drops_the_journal_of_the_file_it_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("maskflow.lock");
+        let mut store = LockStore::open(&path, dir.path()).unwrap();
+        store.record("stale.png", entry()).unwrap();
+        drop(store);
+        let mut merged = Lockfile::default();
+        merged.images.insert("a.png".into(), entry());
+        LockStore::replacing(&path, merged.clone()).save().unwrap();
+        assert!(!journal::path_for(&path).exists());
+        assert_eq!(LockStore::open(&path, dir.path()).unwrap().lock, merged);
+    }
+
+    #[test]
     fn a_long_run_folds_on_its_own() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("maskflow.lock");

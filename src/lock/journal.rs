@@ -125,7 +125,9 @@ impl Journal {
                 let file = OpenOptions::new()
                     .create(true)
                     .append(true)
+                    .read(true)
                     .open(&self.path)?;
+                drop_torn_tail(&file)?;
                 self.present = true;
                 // The file's name must survive a crash as well as its contents.
                 sync_parent(&self.path)?;
@@ -162,6 +164,31 @@ impl Journal {
         self.present = false;
         Ok(())
     }
+}
+
+/// Cuts a record torn by a kill, so that the next record starts on a line of its own
+/// (normally the journal was folded and deleted before anything is appended).
+fn drop_torn_tail(file: &File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut reader = file;
+    let mut kept = len;
+    let mut byte = [0u8; 1];
+    while kept > 0 {
+        reader.seek(SeekFrom::Start(kept - 1))?;
+        reader.read_exact(&mut byte)?;
+        if byte[0] == b'\n' {
+            break;
+        }
+        kept -= 1;
+    }
+    if kept < len {
+        file.set_len(kept)?;
+    }
+    Ok(())
 }
 
 fn sync_parent(path: &Path) -> std::io::Result<()> {
@@ -208,6 +235,12 @@ mod tests {
         let keys: Vec<&str> = records.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["a.png", "a.png", "b.png"]);
         assert_eq!(records[1].1, second);
+        // Appending after a torn tail drops it first, so the new record reads back.
+        let mut journal = Journal::new(path.clone(), true);
+        journal.append("c.png", &entry()).unwrap();
+        let records = read(&path, &root(dir.path())).unwrap().unwrap();
+        let keys: Vec<&str> = records.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a.png", "a.png", "b.png", "c.png"]);
     }
 
     #[test]
