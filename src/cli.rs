@@ -38,6 +38,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make the masks that are missing or stale, and record them in the lockfile.
     Apply(ApplyArgs),
+    /// Record the masks on disk as manual masks, which maskflow keeps until told otherwise.
+    Adopt(AdoptArgs),
     /// List the jobs the lockfile records as in flight, with their current state.
     Status,
     /// Print the JSON Schema of the manifest (or of the lockfile).
@@ -86,6 +88,14 @@ pub struct ApplyArgs {
     /// Refuse to run when more than N paid jobs (`photoshop` engine) would be submitted.
     #[arg(long, value_name = "N")]
     pub max_submits: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// Adopt the images whose output or input path matches GLOB [default: every mask
+    /// modified outside maskflow].
+    #[arg(value_name = "GLOB")]
+    pub globs: Vec<glob::Pattern>,
 }
 
 #[derive(Debug, Args)]
