@@ -38,7 +38,7 @@ pub fn adopt(
         !plan
             .items
             .iter()
-            .any(|item| item.step.is_some() && matches(std::slice::from_ref(pattern), item))
+            .any(|item| item.step.is_some() && matches(std::slice::from_ref(*pattern), item))
     }) {
         return Err(Error::AdoptUnmatched {
             pattern: unmatched.as_str().to_owned(),

@@ -44,13 +44,14 @@ fn run_code(root: &Path, args: &[&str]) -> (i32, String) {
     (code(&output), stderr(&output))
 }
 
-/// Replaces the input photo of `horse.png` with another photograph's bytes.
-fn change_input(root: &Path, from: &str) {
-    std::fs::copy(
-        repo().join("examples/photos").join(from),
-        root.join("photos/horse.png"),
-    )
-    .unwrap();
+/// Edits the input photo of `horse.png` (same size, other bytes), as a new shoot would.
+fn change_input(root: &Path, shade: u8) {
+    let path = root.join("photos/horse.png");
+    let mut photo = image::open(&path).unwrap().into_rgb8();
+    for x in 0..photo.width() / 2 {
+        photo.put_pixel(x, 0, image::Rgb([shade, shade, shade]));
+    }
+    photo.save(&path).unwrap();
 }
 
 #[test]
@@ -75,7 +76,10 @@ fn retouch_is_kept_adopted_and_remade_only_when_forced() {
         human.contains("! masks/horse.png    kept: modified outside maskflow"),
         "{human}"
     );
-    assert!(human.contains("No changes: 1 mask is up to date, 1 kept."), "{human}");
+    assert!(
+        human.contains("No changes: 1 mask is up to date, 1 kept."),
+        "{human}"
+    );
 
     // apply leaves the bytes and the lockfile as they are, and says so.
     let events = apply(root, &[], 0);
@@ -97,14 +101,17 @@ fn retouch_is_kept_adopted_and_remade_only_when_forced() {
     // adopt (no pattern: every mask modified outside maskflow) records it as manual.
     let output = run(root, &["adopt", "--format", "json"]);
     assert_eq!(common::code(&output), 0, "{}", stderr(&output));
-    let adopted = events(&output);
+    let adopted = common::events(&output);
     assert_eq!(events_of(&adopted, "adopted").len(), 1);
     assert_eq!(events_of(&adopted, "adopt_summary")[0]["adopted"], 1);
     let manual = entry(root, HORSE);
     assert_eq!(manual["origin"], "manual");
     assert_eq!(manual["output"]["digest"], digest(&retouched));
     assert_eq!(manual["output"]["size"], retouched.len());
-    assert_eq!(manual["input"]["digest"], digest(&read(root, "photos/horse.png")));
+    assert_eq!(
+        manual["input"]["digest"],
+        digest(&read(root, "photos/horse.png"))
+    );
     assert_eq!(manual["job"]["id"], "manual");
     assert_eq!(read(root, HORSE), retouched);
     // The other image's entry is untouched.
@@ -114,7 +121,12 @@ fn retouch_is_kept_adopted_and_remade_only_when_forced() {
     let now = plan(root);
     assert_eq!(planned(&now, HORSE), ("unchanged".to_owned(), vec![]));
     assert_eq!(now["has_changes"], false);
-    let change = now["changes"].as_array().unwrap().iter().find(|c| c["key"] == HORSE).unwrap();
+    let change = now["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == HORSE)
+        .unwrap();
     assert_eq!(change["origin"], "manual");
     assert_eq!(run_code(root, &["plan", "--detailed-exitcode"]).0, 0);
     let lock_adopted = read(root, "maskflow.lock");
@@ -128,7 +140,7 @@ fn retouch_is_kept_adopted_and_remade_only_when_forced() {
     assert_eq!(read(root, "maskflow.lock"), lock_adopted);
 
     // The input changes: a conflict that apply does not resolve by itself.
-    change_input(root, "camera.png");
+    change_input(root, 1);
     assert_eq!(
         planned(&plan(root), HORSE),
         ("conflict".to_owned(), vec!["input_changed".to_owned()])
@@ -152,12 +164,15 @@ fn retouch_is_kept_adopted_and_remade_only_when_forced() {
     assert_eq!(run_code(root, &["adopt", "photos/horse.png"]).0, 0);
     let readopted = entry(root, HORSE);
     assert_eq!(readopted["origin"], "manual");
-    assert_eq!(readopted["input"]["digest"], digest(&read(root, "photos/horse.png")));
+    assert_eq!(
+        readopted["input"]["digest"],
+        digest(&read(root, "photos/horse.png"))
+    );
     assert_eq!(readopted["output"]["digest"], digest(&retouched));
     assert_eq!(planned(&plan(root), HORSE).0, "unchanged");
 
     // Changed again; this time `--force` remakes it, and it is maskflow's again.
-    change_input(root, "coffee.png");
+    change_input(root, 2);
     assert_eq!(planned(&plan(root), HORSE).0, "conflict");
     let events = apply(root, &["--force", HORSE], 0);
     let finished = events_of(&events, "finished");
@@ -168,7 +183,10 @@ fn retouch_is_kept_adopted_and_remade_only_when_forced() {
     let generated = entry(root, HORSE);
     assert!(generated.get("origin").is_none(), "{generated}");
     assert_eq!(generated["output"]["digest"], digest(&remade));
-    assert_eq!(generated["input"]["digest"], digest(&read(root, "photos/horse.png")));
+    assert_eq!(
+        generated["input"]["digest"],
+        digest(&read(root, "photos/horse.png"))
+    );
     assert_eq!(run_code(root, &["plan", "--detailed-exitcode"]).0, 0);
 }
 
@@ -186,7 +204,10 @@ fn run_in_actions(dir: &Path, args: &[&str]) -> (Output, String) {
         .env_remove("MASKFLOW_MANIFEST")
         .output()
         .unwrap();
-    (output, std::fs::read_to_string(&summary).unwrap_or_default())
+    (
+        output,
+        std::fs::read_to_string(&summary).unwrap_or_default(),
+    )
 }
 
 #[test]
@@ -208,7 +229,9 @@ fn under_github_actions_kept_masks_and_conflicts_are_annotated_and_summarized() 
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.lines().any(|l| l == annotation), "{stdout}");
     assert!(
-        summary.starts_with("## maskflow: 0 created, 0 updated, 1 unchanged, 0 failed, 0 removed, 1 kept\n"),
+        summary.starts_with(
+            "## maskflow: 0 created, 0 updated, 1 unchanged, 0 failed, 0 removed, 1 kept\n"
+        ),
         "{summary}"
     );
     assert!(
@@ -219,7 +242,7 @@ fn under_github_actions_kept_masks_and_conflicts_are_annotated_and_summarized() 
 
     // Adopted, then its input changes: a conflict, annotated, listed, exit 2.
     assert_eq!(run_code(root, &["adopt"]).0, 0);
-    change_input(root, "camera.png");
+    change_input(root, 1);
     let (output, summary) = run_in_actions(root, &["apply"]);
     assert_eq!(code(&output), 2, "{}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -257,7 +280,13 @@ fn policies_remake_and_fail_and_prune_keep_manual_masks() {
         ("update".to_owned(), vec!["output_modified".to_owned()])
     );
     assert_eq!(planned(&now, HORSE).0, "kept");
-    let horse_change = now["changes"].as_array().unwrap().iter().find(|c| c["key"] == HORSE).unwrap().clone();
+    let horse_change = now["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == HORSE)
+        .unwrap()
+        .clone();
     assert_eq!(horse_change["policy"], "fail");
     let (_, human) = run_code(root, &["plan"]);
     assert!(human.contains("`retouched: fail` fails the run"), "{human}");
@@ -271,14 +300,21 @@ fn policies_remake_and_fail_and_prune_keep_manual_masks() {
     let chelsea = read(root, "masks/chelsea.png");
     assert_ne!(chelsea, chelsea_retouched);
     assert_eq!(chelsea, chelsea_made, "the model is deterministic");
-    assert_eq!(entry(root, "masks/chelsea.png")["output"]["digest"], digest(&chelsea));
+    assert_eq!(
+        entry(root, "masks/chelsea.png")["output"]["digest"],
+        digest(&chelsea)
+    );
     // Still refused on the next run: a refusal is not a failed job to retry.
     assert_eq!(planned(&plan_any(root, 1), HORSE).0, "kept");
 
     // Adopted, a settings change is a conflict too: the hand-made mask was soft.
     assert_eq!(run_code(root, &["adopt", HORSE]).0, 0);
     assert_eq!(planned(&plan(root), HORSE).0, "unchanged");
-    write(root, "maskflow.yaml", &manifest.replace("photos/horse.png\n", "photos/horse.png\n    mask: binary\n"));
+    write(
+        root,
+        "maskflow.yaml",
+        &manifest.replace("photos/horse.png\n", "photos/horse.png\n    mask: binary\n"),
+    );
     assert_eq!(
         planned(&plan(root), HORSE),
         ("conflict".to_owned(), vec!["setting_changed".to_owned()])
@@ -290,7 +326,11 @@ fn policies_remake_and_fail_and_prune_keep_manual_masks() {
     );
 
     // Gone from the manifest: --prune drops the entry but never deletes a manual mask.
-    write(root, "maskflow.yaml", "version: 1\nimages:\n  - input: photos/chelsea.png\n");
+    write(
+        root,
+        "maskflow.yaml",
+        "version: 1\nimages:\n  - input: photos/chelsea.png\n",
+    );
     let events = apply(root, &["--prune"], 0);
     let removed = events_of(&events, "removed");
     assert_eq!(removed[0]["key"], HORSE);
@@ -317,7 +357,10 @@ fn adopt_checks_what_it_records() {
     assert!(human.contains("Nothing to adopt"), "{human}");
     let (code, human) = run_code(root, &["adopt", "masks/hrose.png"]);
     assert_eq!(code, 1);
-    assert!(human.contains("`masks/hrose.png` matches no image"), "{human}");
+    assert!(
+        human.contains("`masks/hrose.png` matches no image"),
+        "{human}"
+    );
     let (code, human) = run_code(root, &["adopt", HORSE]);
     assert_eq!(code, 1);
     assert!(human.contains("there is no mask at"), "{human}");
@@ -332,7 +375,10 @@ fn adopt_checks_what_it_records() {
     image::GrayImage::new(7, 5).save(root.join(HORSE)).unwrap();
     let (code, human) = run_code(root, &["adopt", HORSE]);
     assert_eq!(code, 1);
-    assert!(human.contains("the mask is 7x5, but its input photos/horse.png is"), "{human}");
+    assert!(
+        human.contains("the mask is 7x5, but its input photos/horse.png is"),
+        "{human}"
+    );
     let (w, h) = image::image_dimensions(root.join("photos/horse.png")).unwrap();
     image::GrayImage::new(w, h).save(root.join(HORSE)).unwrap();
     assert_eq!(run_code(root, &["adopt", HORSE]).0, 0);
@@ -354,7 +400,14 @@ fn lock_merge_names_manual_and_generated_entries_and_shards_keep_manual_ones() {
 
     let (code, human) = run_code(
         root,
-        &["lock", "merge", "generated.lock", "manual.lock", "--output", "merged.lock"],
+        &[
+            "lock",
+            "merge",
+            "generated.lock",
+            "manual.lock",
+            "--output",
+            "merged.lock",
+        ],
     );
     assert_eq!(code, 1);
     assert!(
@@ -370,11 +423,22 @@ fn lock_merge_names_manual_and_generated_entries_and_shards_keep_manual_ones() {
         let shard = format!("{k}/2");
         let events = apply(root, &["--shard", &shard], 0);
         assert_eq!(summary(&events)["engine_runs"], 0);
-        std::fs::copy(root.join("maskflow.lock"), root.join(format!("shard-{k}.lock"))).unwrap();
+        std::fs::copy(
+            root.join("maskflow.lock"),
+            root.join(format!("shard-{k}.lock")),
+        )
+        .unwrap();
     }
     let (code, human) = run_code(
         root,
-        &["lock", "merge", "shard-1.lock", "shard-2.lock", "--output", "merged.lock"],
+        &[
+            "lock",
+            "merge",
+            "shard-1.lock",
+            "shard-2.lock",
+            "--output",
+            "merged.lock",
+        ],
     );
     assert_eq!(code, 0, "{human}");
     assert_eq!(read(root, "merged.lock"), full);

@@ -254,7 +254,7 @@ fn step_summary(
     }
     if summary.kept + summary.conflicts > 0 {
         text.push_str(
-            "Masks modified outside maskflow are left as they are: `maskflow adopt GLOB` \
+            "Masks made or edited by hand are left as they are: `maskflow adopt GLOB` \
              records them, `maskflow apply --force GLOB` remakes them.\n\n",
         );
     }

@@ -326,7 +326,7 @@ fn render_plan(plan: &Plan) -> String {
             plural(counts.conflict)
         ));
     }
-    if plan.has_changes() {
+    if plan.has_changes() || plan.has_conflicts() {
         text.push_str(&format!(
             "Plan: {} to create, {} to update, {} unchanged, {} orphaned{held}.",
             counts.create, counts.update, counts.unchanged, counts.orphaned
@@ -344,7 +344,7 @@ fn render_plan(plan: &Plan) -> String {
     }
     if counts.kept + counts.conflict > 0 {
         text.push_str(
-            "\n`!` masks were modified outside maskflow and are left as they are: \
+            "\n`!` masks were made or edited by hand and are left as they are: \
              `maskflow adopt GLOB` records them, `maskflow apply --force GLOB` remakes them.",
         );
     }
