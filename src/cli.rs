@@ -75,7 +75,8 @@ pub struct ApplyArgs {
     /// Only touch images whose output or input path matches GLOB (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub only: Vec<glob::Pattern>,
-    /// Remake images whose output or input path matches GLOB even when unchanged (repeatable).
+    /// Remake images whose output or input path matches GLOB even when unchanged, edited by
+    /// hand, or in conflict (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub force: Vec<glob::Pattern>,
     /// Also delete the masks of images no longer in the manifest.
