@@ -62,7 +62,8 @@ pub struct InitArgs {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// Exit 0 when nothing is to do, 2 when something is, 1 on error.
+    /// Exit 0 when nothing is to do, 2 when something is (or a manual mask is in conflict),
+    /// 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
 }
