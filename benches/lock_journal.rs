@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use maskflow::lock::{InputRecord, JobRecord, JobState, LockEntry, LockStore, OutputRecord};
+use maskflow::lock::{
+    InputRecord, JobRecord, JobState, LockEntry, LockStore, Origin, OutputRecord,
+};
 
 fn main() {
     let mut journal_runs = Vec::new();
@@ -141,6 +143,7 @@ fn entry(index: usize) -> (String, LockEntry) {
             finished_at: Some("2026-12-01T23:00:02Z".to_owned()),
             error: None,
         },
+        origin: Origin::Generated,
     };
     (key, entry)
 }

@@ -38,6 +38,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make the masks that are missing or stale, and record them in the lockfile.
     Apply(ApplyArgs),
+    /// Record the masks on disk as manual masks, which maskflow keeps until told otherwise.
+    Adopt(AdoptArgs),
     /// List the jobs the lockfile records as in flight, with their current state.
     Status,
     /// Print the JSON Schema of the manifest (or of the lockfile).
@@ -60,7 +62,8 @@ pub struct InitArgs {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// Exit 0 when nothing is to do, 2 when something is, 1 on error.
+    /// Exit 0 when nothing is to do, 2 when something is (or a manual mask is in conflict),
+    /// 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
 }
@@ -73,7 +76,8 @@ pub struct ApplyArgs {
     /// Only touch images whose output or input path matches GLOB (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub only: Vec<glob::Pattern>,
-    /// Remake images whose output or input path matches GLOB even when unchanged (repeatable).
+    /// Remake images whose output or input path matches GLOB even when unchanged, edited by
+    /// hand, or in conflict (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub force: Vec<glob::Pattern>,
     /// Also delete the masks of images no longer in the manifest.
@@ -86,6 +90,14 @@ pub struct ApplyArgs {
     /// Refuse to run when more than N paid jobs (`photoshop` engine) would be submitted.
     #[arg(long, value_name = "N")]
     pub max_submits: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// Adopt the images whose output or input path matches GLOB [default: every mask
+    /// modified outside maskflow].
+    #[arg(value_name = "GLOB")]
+    pub globs: Vec<glob::Pattern>,
 }
 
 #[derive(Debug, Args)]

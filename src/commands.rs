@@ -3,13 +3,13 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{ApplyArgs, Cli, Command, EmulateArgs, LockCommand, PlanArgs};
+use crate::cli::{AdoptArgs, ApplyArgs, Cli, Command, EmulateArgs, LockCommand, PlanArgs};
 use crate::engine::photoshop;
 use crate::lock::{self, LockStore};
 use crate::manifest::{self, Input, Loaded, ManifestError, Step};
 use crate::plan::{self, Desired, Observation, Plan};
 use crate::report::{self, Event, Reporter};
-use crate::{Error, apply, emulate, engine, exit, exit_code, fsutil, init};
+use crate::{Error, adopt, apply, emulate, engine, exit, exit_code, fsutil, init};
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
@@ -19,6 +19,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Validate => validate(&cli, reporter.as_mut()),
         Command::Plan(args) => plan(&cli, args, reporter.as_mut()),
         Command::Apply(args) => apply(&cli, args, reporter.as_mut()),
+        Command::Adopt(args) => adopt(&cli, args, reporter.as_mut()),
         Command::Status => status(&cli, reporter.as_mut()),
         Command::Lock(args) => match &args.command {
             LockCommand::Merge { parts, output } => {
@@ -67,7 +68,10 @@ fn plan(cli: &Cli, args: &PlanArgs, reporter: &mut dyn Reporter) -> Result<u8, E
     let store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
     let plan = make_plan(steps, &store, &loaded.manifest.photoshop)?;
     reporter.report(Event::Plan(&plan));
-    Ok(if args.detailed_exitcode && plan.has_changes() {
+    Ok(if plan.has_refusals() {
+        // `retouched: fail` makes a retouched mask an error, for plan as for apply.
+        exit::ERROR
+    } else if args.detailed_exitcode && (plan.has_changes() || plan.has_conflicts()) {
         exit::CHANGES
     } else {
         exit::OK
@@ -104,6 +108,22 @@ fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8,
     };
     let summary = apply::apply(plan, &mut store, &loaded.dir, &options, reporter)?;
     Ok(if summary.failed > 0 {
+        exit::ERROR
+    } else if summary.conflicts > 0 {
+        // Done, but not converged: a person must choose between `adopt` and `--force`.
+        exit::CHANGES
+    } else {
+        exit::OK
+    })
+}
+
+fn adopt(cli: &Cli, args: &AdoptArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
+    let (loaded, steps) = load(cli)?;
+    let _exclusive = lock_manifest(&cli.manifest)?;
+    let mut store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
+    let plan = make_plan(steps, &store, &loaded.manifest.photoshop)?;
+    let outcome = adopt::adopt(plan, &args.globs, &mut store, reporter)?;
+    Ok(if outcome.failed > 0 {
         exit::ERROR
     } else {
         exit::OK

@@ -1,6 +1,7 @@
 //! maskflow: a YAML manifest of images in, subject masks and a lockfile out, redoing only
 //! what changed. The pipeline is load -> validate -> expand -> plan -> apply -> lock.
 
+pub mod adopt;
 pub mod apply;
 pub mod cli;
 mod commands;
@@ -25,6 +26,8 @@ pub use commands::run;
 pub mod exit {
     pub const OK: u8 = 0;
     pub const ERROR: u8 = 1;
+    /// Changes pending: `plan --detailed-exitcode` with something to do, or an `apply` that
+    /// left a conflict (a manual mask whose input changed) for the user to resolve.
     pub const CHANGES: u8 = 2;
 }
 
@@ -62,6 +65,8 @@ pub enum Error {
     InitExists { path: PathBuf },
     #[error("no PNG or JPEG images found under {}", dir.display())]
     InitEmpty { dir: PathBuf },
+    #[error("`{pattern}` matches no image of the manifest")]
+    AdoptUnmatched { pattern: String },
 }
 
 impl Error {
@@ -80,6 +85,11 @@ impl Error {
             }
             Error::TooManySubmits { .. } => Some(
                 "raise --max-submits, or run part of the images with --only or --shard".to_owned(),
+            ),
+            Error::AdoptUnmatched { .. } => Some(
+                "a pattern matches an image's mask path (as `maskflow plan` lists it) or its \
+                 input path"
+                    .to_owned(),
             ),
             Error::Remote { .. } => {
                 Some("check that the URL is reachable and not expired".to_owned())

@@ -52,6 +52,34 @@ pub struct LockEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<OutputRecord>,
     pub job: JobRecord,
+    /// Who made the mask: maskflow (`generated`, the default, not written) or a person
+    /// (`manual`, recorded by `maskflow adopt`; maskflow never overwrites it on its own).
+    #[serde(default, skip_serializing_if = "Origin::is_generated")]
+    pub origin: Origin,
+}
+
+/// Who made a mask.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// Made by an engine in `maskflow apply`.
+    #[default]
+    Generated,
+    /// Made or retouched by hand, and recorded with `maskflow adopt`.
+    Manual,
+}
+
+impl Origin {
+    pub fn is_generated(&self) -> bool {
+        *self == Origin::Generated
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Generated => "generated",
+            Origin::Manual => "manual",
+        }
+    }
 }
 
 /// The input image as it was when the mask was made.
@@ -125,6 +153,16 @@ pub enum LockError {
         first: PathBuf,
         second: PathBuf,
     },
+    #[error(
+        "`{key}` is a manual mask in {} but a generated one in {}",
+        manual.display(),
+        generated.display()
+    )]
+    OriginConflict {
+        key: String,
+        manual: PathBuf,
+        generated: PathBuf,
+    },
     #[error("cannot write lockfile {}: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -165,6 +203,17 @@ impl LockError {
                 "the journal holds what a killed run finished; delete it to run those images again"
                     .to_owned(),
             ),
+            LockError::OriginConflict {
+                key,
+                manual,
+                generated,
+            } => Some(format!(
+                "the mask was adopted by hand in {} and remade by a run in {}; merge only the \
+                 parts of one sharded run, then `maskflow adopt {key}` keeps the mask on disk \
+                 or `maskflow apply --force {key}` remakes it",
+                manual.display(),
+                generated.display()
+            )),
             _ => None,
         }
     }
@@ -301,10 +350,11 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Lockfile, LockError> {
 }
 
 /// Combines partial lockfiles: every key from every part; the same key twice is fine only
-/// when both entries are identical.
+/// when both entries are identical. A manual entry against a generated one is named as such:
+/// silently keeping either would undo a person's decision or a run's work.
 pub fn merge(parts: &[(PathBuf, Lockfile)]) -> Result<Lockfile, LockError> {
     let mut merged = Lockfile::default();
-    let mut origin: BTreeMap<&str, &Path> = BTreeMap::new();
+    let mut found_in: BTreeMap<&str, &Path> = BTreeMap::new();
     for (path, part) in parts {
         for (key, entry) in &part.images {
             // `LockStore::open` checked the parts it read; a part from elsewhere is checked
@@ -316,16 +366,29 @@ pub fn merge(parts: &[(PathBuf, Lockfile)]) -> Result<Lockfile, LockError> {
             })?;
             match merged.images.get(key) {
                 Some(existing) if existing != entry => {
-                    return Err(LockError::Conflict {
-                        key: key.clone(),
-                        first: origin[key.as_str()].to_owned(),
-                        second: path.clone(),
+                    let first = found_in[key.as_str()].to_owned();
+                    return Err(match (existing.origin, entry.origin) {
+                        (Origin::Manual, Origin::Generated) => LockError::OriginConflict {
+                            key: key.clone(),
+                            manual: first,
+                            generated: path.clone(),
+                        },
+                        (Origin::Generated, Origin::Manual) => LockError::OriginConflict {
+                            key: key.clone(),
+                            manual: path.clone(),
+                            generated: first,
+                        },
+                        _ => LockError::Conflict {
+                            key: key.clone(),
+                            first,
+                            second: path.clone(),
+                        },
                     });
                 }
                 Some(_) => {}
                 None => {
                     merged.images.insert(key.clone(), entry.clone());
-                    origin.insert(key, path);
+                    found_in.insert(key, path);
                 }
             }
         }
@@ -382,6 +445,7 @@ pub(crate) mod tests {
                 finished_at: None,
                 error: None,
             },
+            origin: Origin::Generated,
         }
     }
 
@@ -468,6 +532,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn merge_names_the_manual_and_the_generated_entry() {
+        let mut generated = Lockfile::default();
+        generated.images.insert("a.png".into(), entry());
+        let mut manual = Lockfile::default();
+        let mut adopted = entry();
+        adopted.origin = Origin::Manual;
+        manual.images.insert("a.png".into(), adopted);
+        for parts in [
+            [
+                ("gen.lock".into(), generated.clone()),
+                ("man.lock".into(), manual.clone()),
+            ],
+            [("man.lock".into(), manual), ("gen.lock".into(), generated)],
+        ] {
+            match merge(&parts).unwrap_err() {
+                LockError::OriginConflict {
+                    key,
+                    manual,
+                    generated,
+                } => {
+                    assert_eq!(key, "a.png");
+                    assert_eq!(manual, PathBuf::from("man.lock"));
+                    assert_eq!(generated, PathBuf::from("gen.lock"));
+                }
+                other => panic!("unexpected {other}"),
+            }
+        }
+    }
+
+    #[test]
     fn records_survive_a_kill_and_fold_into_the_lockfile() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("maskflow.lock");
@@ -526,6 +620,20 @@ pub(crate) mod tests {
         let on_disk = LockStore::open(&path, dir.path()).unwrap();
         assert_eq!(on_disk.lock.images.len(), n);
         assert!(!journal::path_for(&path).exists());
+    }
+
+    #[test]
+    fn origin_is_written_only_when_manual() {
+        let mut lock = Lockfile::default();
+        lock.images.insert("a.png".into(), entry());
+        let generated = String::from_utf8(to_bytes(&lock)).unwrap();
+        assert!(!generated.contains("origin"), "{generated}");
+        let reread: Lockfile = serde_json::from_str(&generated).unwrap();
+        assert_eq!(reread.images["a.png"].origin, Origin::Generated);
+        lock.images.get_mut("a.png").unwrap().origin = Origin::Manual;
+        let manual = String::from_utf8(to_bytes(&lock)).unwrap();
+        assert!(manual.contains("\"origin\": \"manual\""), "{manual}");
+        assert_eq!(serde_json::from_str::<Lockfile>(&manual).unwrap(), lock);
     }
 
     #[test]

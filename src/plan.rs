@@ -5,8 +5,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::lock::{InputRecord, JobState, Lockfile};
-use crate::manifest::Step;
+use crate::lock::{InputRecord, JobState, LockEntry, Lockfile, Origin};
+use crate::manifest::{RetouchPolicy, Step};
 
 /// What was found on disk for one step: the input's identity and the output's digest.
 #[derive(Debug, Clone)]
@@ -72,9 +72,23 @@ impl fmt::Display for Reason {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     Create,
-    Update { reasons: Vec<Reason> },
+    Update {
+        reasons: Vec<Reason>,
+    },
     Unchanged,
     Orphaned,
+    /// The mask on disk is not the one the lockfile records: someone retouched it. It is left
+    /// in place; `reasons` starts with `output_modified`, then what else would be redone.
+    /// With `policy: fail` the run fails on it.
+    Kept {
+        reasons: Vec<Reason>,
+        policy: RetouchPolicy,
+    },
+    /// A manual mask whose input (or settings) changed since it was adopted: only the user
+    /// can say whether it still fits (`adopt`) or must be remade (`apply --force`).
+    Conflict {
+        reasons: Vec<Reason>,
+    },
 }
 
 impl Action {
@@ -84,7 +98,17 @@ impl Action {
             Action::Update { .. } => "update",
             Action::Unchanged => "unchanged",
             Action::Orphaned => "orphaned",
+            Action::Kept { .. } => "kept",
+            Action::Conflict { .. } => "conflict",
         }
+    }
+
+    /// Whether `apply` would do something for this item.
+    pub fn is_change(&self) -> bool {
+        matches!(
+            self,
+            Action::Create | Action::Update { .. } | Action::Orphaned
+        )
     }
 }
 
@@ -97,6 +121,8 @@ pub struct Item {
     pub step: Option<Step>,
     pub desired: Option<Desired>,
     pub observation: Option<Observation>,
+    /// Who made the mask the lockfile records, when it records one.
+    pub origin: Option<Origin>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -105,6 +131,9 @@ pub struct Counts {
     pub update: usize,
     pub unchanged: usize,
     pub orphaned: usize,
+    /// Masks modified outside maskflow, left in place (any policy but `remake`).
+    pub kept: usize,
+    pub conflict: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -121,14 +150,37 @@ impl Plan {
                 Action::Update { .. } => counts.update += 1,
                 Action::Unchanged => counts.unchanged += 1,
                 Action::Orphaned => counts.orphaned += 1,
+                Action::Kept { .. } => counts.kept += 1,
+                Action::Conflict { .. } => counts.conflict += 1,
             }
         }
         counts
     }
 
-    /// Whether applying would change anything.
+    /// Whether applying would change anything. A kept mask or a conflict is not a change:
+    /// `apply` leaves both alone.
     pub fn has_changes(&self) -> bool {
-        self.items.iter().any(|i| i.action != Action::Unchanged)
+        self.items.iter().any(|i| i.action.is_change())
+    }
+
+    /// Whether a manual mask waits for the user to choose between `adopt` and `--force`.
+    pub fn has_conflicts(&self) -> bool {
+        self.items
+            .iter()
+            .any(|i| matches!(i.action, Action::Conflict { .. }))
+    }
+
+    /// Whether a retouched mask's policy (`retouched: fail`) makes the run fail.
+    pub fn has_refusals(&self) -> bool {
+        self.items.iter().any(|i| {
+            matches!(
+                i.action,
+                Action::Kept {
+                    policy: RetouchPolicy::Fail,
+                    ..
+                }
+            )
+        })
     }
 }
 
@@ -150,45 +202,12 @@ pub fn diff(steps: Vec<(Step, Observation, Desired)>, lock: &Lockfile) -> Plan {
                     }],
                 }
             }
-            Some(entry) => {
-                let mut reasons = Vec::new();
-                if entry.input.digest != observation.input.digest {
-                    reasons.push(Reason::InputChanged);
-                }
-                reasons.extend(setting_changes(&entry.settings, &desired.settings));
-                if entry.engine != desired.engine {
-                    reasons.push(Reason::EngineChanged {
-                        from: describe_engine(&entry.engine),
-                        to: describe_engine(&desired.engine),
-                    });
-                }
-                if reasons.is_empty() && entry.fingerprint != desired.fingerprint {
-                    // Only a change in how fingerprints are computed gets here.
-                    reasons.push(Reason::EngineChanged {
-                        from: describe_engine(&entry.engine),
-                        to: describe_engine(&desired.engine),
-                    });
-                }
-                match (&entry.output, &observation.output) {
-                    _ if entry.job.state == JobState::Failed => {
-                        reasons.push(Reason::PreviousRunFailed)
-                    }
-                    (None, _) | (Some(_), None) => reasons.push(Reason::OutputMissing),
-                    (Some(recorded), Some((_, digest))) if &recorded.digest != digest => {
-                        reasons.push(Reason::OutputModified)
-                    }
-                    _ => {}
-                }
-                if reasons.is_empty() {
-                    Action::Unchanged
-                } else {
-                    Action::Update { reasons }
-                }
-            }
+            Some(entry) => classify(entry, &observation, &desired, step.retouched),
         };
         items.push(Item {
             key: step.key.clone(),
             action,
+            origin: lock.images.get(&step.key).map(|e| e.origin),
             step: Some(step),
             desired: Some(desired),
             observation: Some(observation),
@@ -201,10 +220,68 @@ pub fn diff(steps: Vec<(Step, Observation, Desired)>, lock: &Lockfile) -> Plan {
             step: None,
             desired: None,
             observation: None,
+            origin: Some(lock.images[key].origin),
         });
     }
     items.sort_by(|a, b| a.key.cmp(&b.key));
     Plan { items }
+}
+
+/// What to do for a step the lockfile knows, when no job of it is in flight.
+fn classify(
+    entry: &LockEntry,
+    observation: &Observation,
+    desired: &Desired,
+    policy: RetouchPolicy,
+) -> Action {
+    let mut reasons = Vec::new();
+    if entry.input.digest != observation.input.digest {
+        reasons.push(Reason::InputChanged);
+    }
+    reasons.extend(setting_changes(&entry.settings, &desired.settings));
+    // A person made a manual mask, not the engine: a new model does not make it stale.
+    let engine_matters = entry.origin == Origin::Generated;
+    if engine_matters && entry.engine != desired.engine {
+        reasons.push(Reason::EngineChanged {
+            from: describe_engine(&entry.engine),
+            to: describe_engine(&desired.engine),
+        });
+    }
+    if engine_matters && reasons.is_empty() && entry.fingerprint != desired.fingerprint {
+        // Only a change in how fingerprints are computed gets here.
+        reasons.push(Reason::EngineChanged {
+            from: describe_engine(&entry.engine),
+            to: describe_engine(&desired.engine),
+        });
+    }
+    let mut retouched = false;
+    match (&entry.output, &observation.output) {
+        _ if entry.job.state == JobState::Failed => reasons.push(Reason::PreviousRunFailed),
+        // Nothing on disk is nobody's work: remake it, whoever made it.
+        (None, _) | (Some(_), None) => {
+            reasons.push(Reason::OutputMissing);
+            return Action::Update { reasons };
+        }
+        (Some(recorded), Some((_, digest))) => retouched = &recorded.digest != digest,
+    }
+    if entry.origin == Origin::Manual && !reasons.is_empty() {
+        if retouched {
+            reasons.push(Reason::OutputModified);
+        }
+        return Action::Conflict { reasons };
+    }
+    match (retouched, policy) {
+        (false, _) if reasons.is_empty() => Action::Unchanged,
+        (false, _) => Action::Update { reasons },
+        (true, RetouchPolicy::Remake) => {
+            reasons.push(Reason::OutputModified);
+            Action::Update { reasons }
+        }
+        (true, policy) => {
+            reasons.insert(0, Reason::OutputModified);
+            Action::Kept { reasons, policy }
+        }
+    }
 }
 
 fn setting_changes(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Vec<Reason> {
@@ -248,6 +325,7 @@ mod tests {
             mask_url: None,
             mask_read_url: None,
             origin: Pos::START,
+            retouched: RetouchPolicy::Keep,
         }
     }
 
@@ -297,6 +375,7 @@ mod tests {
                 finished_at: None,
                 error: None,
             },
+            origin: Origin::Generated,
         }
     }
 
@@ -345,8 +424,9 @@ mod tests {
         );
         assert_eq!(
             action_for(Some(same()), observed("i1", Some("o2")), desired("soft")),
-            Action::Update {
-                reasons: vec![Reason::OutputModified]
+            Action::Kept {
+                reasons: vec![Reason::OutputModified],
+                policy: RetouchPolicy::Keep
             }
         );
         let mut other_engine = desired("soft");
@@ -386,6 +466,121 @@ mod tests {
             action_for(Some(in_flight), observed("i2", None), changed),
             Action::Update { reasons } if reasons.contains(&Reason::InputChanged)
         ));
+    }
+
+    fn action_with_policy(
+        entry: LockEntry,
+        obs: Observation,
+        want: Desired,
+        policy: RetouchPolicy,
+    ) -> Action {
+        let mut lock = Lockfile::default();
+        lock.images.insert("k".into(), entry);
+        let mut step = step("k");
+        step.retouched = policy;
+        diff(vec![(step, obs, want)], &lock).items[0].action.clone()
+    }
+
+    #[test]
+    fn a_retouched_mask_follows_its_policy() {
+        let same = || locked("i1", "soft", "o1");
+        let retouched = || observed("i1", Some("o2"));
+        let kept = |policy| Action::Kept {
+            reasons: vec![Reason::OutputModified],
+            policy,
+        };
+        for policy in [RetouchPolicy::Keep, RetouchPolicy::Fail] {
+            assert_eq!(
+                action_with_policy(same(), retouched(), desired("soft"), policy),
+                kept(policy)
+            );
+        }
+        assert_eq!(
+            action_with_policy(same(), retouched(), desired("soft"), RetouchPolicy::Remake),
+            Action::Update {
+                reasons: vec![Reason::OutputModified]
+            }
+        );
+        // A retouch is kept even when its input changed too: it was someone's work.
+        assert_eq!(
+            action_for(Some(same()), observed("i2", Some("o2")), desired("soft")),
+            Action::Kept {
+                reasons: vec![Reason::OutputModified, Reason::InputChanged],
+                policy: RetouchPolicy::Keep
+            }
+        );
+        let mut plan = Plan {
+            items: vec![Item {
+                key: "k".into(),
+                action: kept(RetouchPolicy::Keep),
+                step: None,
+                desired: None,
+                observation: None,
+                origin: Some(Origin::Generated),
+            }],
+        };
+        assert!(!plan.has_changes() && !plan.has_conflicts() && !plan.has_refusals());
+        assert_eq!(plan.counts().kept, 1);
+        plan.items[0].action = kept(RetouchPolicy::Fail);
+        assert!(plan.has_refusals());
+    }
+
+    #[test]
+    fn a_manual_mask_is_kept_until_its_input_or_settings_change() {
+        let manual = || LockEntry {
+            origin: Origin::Manual,
+            ..locked("i1", "soft", "o1")
+        };
+        assert_eq!(
+            action_for(Some(manual()), observed("i1", Some("o1")), desired("soft")),
+            Action::Unchanged
+        );
+        // A new model does not make a hand-made mask stale.
+        let mut other_engine = desired("soft");
+        other_engine.engine.insert("model".into(), "u2net".into());
+        assert_eq!(
+            action_for(Some(manual()), observed("i1", Some("o1")), other_engine),
+            Action::Unchanged
+        );
+        assert_eq!(
+            action_for(Some(manual()), observed("i2", Some("o1")), desired("soft")),
+            Action::Conflict {
+                reasons: vec![Reason::InputChanged]
+            }
+        );
+        assert!(matches!(
+            action_for(Some(manual()), observed("i1", Some("o1")), desired("binary")),
+            Action::Conflict { reasons } if matches!(reasons.as_slice(), [Reason::SettingChanged { .. }])
+        ));
+        assert_eq!(
+            action_for(Some(manual()), observed("i2", Some("o3")), desired("soft")),
+            Action::Conflict {
+                reasons: vec![Reason::InputChanged, Reason::OutputModified]
+            }
+        );
+        // Retouched again after adoption: kept, like any retouch.
+        assert_eq!(
+            action_for(Some(manual()), observed("i1", Some("o3")), desired("soft")),
+            Action::Kept {
+                reasons: vec![Reason::OutputModified],
+                policy: RetouchPolicy::Keep
+            }
+        );
+        // Deleted: nothing is left to protect, so it is remade.
+        assert_eq!(
+            action_for(Some(manual()), observed("i1", None), desired("soft")),
+            Action::Update {
+                reasons: vec![Reason::OutputMissing]
+            }
+        );
+        let mut lock = Lockfile::default();
+        lock.images.insert("k".into(), manual());
+        let plan = diff(
+            vec![(step("k"), observed("i2", Some("o1")), desired("soft"))],
+            &lock,
+        );
+        assert_eq!(plan.items[0].origin, Some(Origin::Manual));
+        assert!(plan.has_conflicts() && !plan.has_changes());
     }
 
     #[test]

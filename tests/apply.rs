@@ -111,7 +111,7 @@ fn reruns_exactly_what_changed() {
     assert_eq!(summary(&fourth)["engine_runs"], 1);
     assert_eq!(events_of(&fourth, "finished")[0]["key"], "masks/rocket.png");
 
-    // Delete a mask: it is remade. Modify one: it is remade too.
+    // Delete a mask: it is remade. Modify one: it is someone's retouch, kept (tests/retouch.rs).
     std::fs::remove_file(root.join("masks/horse.png")).unwrap();
     std::fs::write(root.join("masks/camera.png"), b"scribbled over").unwrap();
     let plan_now = plan(root);
@@ -120,11 +120,14 @@ fn reruns_exactly_what_changed() {
         vec!["output_missing"]
     );
     assert_eq!(
-        planned(&plan_now, "masks/camera.png").1,
-        vec!["output_modified"]
+        planned(&plan_now, "masks/camera.png"),
+        ("kept".to_owned(), vec!["output_modified".to_owned()])
     );
     let fifth = apply(root, &[], 0);
-    assert_eq!(summary(&fifth)["engine_runs"], 2);
+    assert_eq!(summary(&fifth)["engine_runs"], 1);
+    assert_eq!(summary(&fifth)["kept"], 1);
+    let sixth = apply(root, &["--force", "masks/camera.png"], 0);
+    assert_eq!(summary(&sixth)["engine_runs"], 1);
 
     // And then all is quiet again, with a stable lockfile.
     let lock = std::fs::read(root.join("maskflow.lock")).unwrap();

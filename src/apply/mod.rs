@@ -16,8 +16,8 @@ use serde::Serialize;
 
 use crate::engine::photoshop::{self, Photoshop, WaitError};
 use crate::engine::{self, Engine, EngineError, MaskRequest};
-use crate::lock::{InputRecord, JobRecord, JobState, LockEntry, LockStore, OutputRecord};
-use crate::manifest::{EngineKind, Input, PhotoshopApi, PhotoshopSettings, Step};
+use crate::lock::{InputRecord, JobRecord, JobState, LockEntry, LockStore, Origin, OutputRecord};
+use crate::manifest::{EngineKind, Input, PhotoshopApi, PhotoshopSettings, RetouchPolicy, Step};
 use crate::plan::{Action, Desired, Item, Plan, Reason};
 use crate::report::{Event, Reporter};
 use crate::storage::{Stager, StorageSettings};
@@ -94,6 +94,10 @@ pub struct Summary {
     pub resumed: usize,
     /// Jobs that did not finish in time; the next run resumes them.
     pub in_flight: usize,
+    /// Masks modified outside maskflow, left in place (`retouched: keep`).
+    pub kept: usize,
+    /// Manual masks whose input or settings changed: left for the user to `adopt` or `--force`.
+    pub conflicts: usize,
     pub seconds: f64,
 }
 
@@ -173,6 +177,8 @@ pub fn apply(
                 .filter_map(|item| item.step.as_ref()?.input.local_path()),
         )
     });
+    // Masks someone else wrote, which this run leaves alone.
+    let mut held = Vec::new();
     if let Some(shard) = options.shard {
         // A shard's lockfile holds its own entries only, so that merging shards cannot meet
         // two versions of one entry.
@@ -184,15 +190,25 @@ pub fn apply(
             summary.skipped += 1;
             continue;
         }
+        let forced = selected_by(&options.force, &item);
         let action = match item.action {
-            Action::Unchanged if selected_by(&options.force, &item) => Action::Update {
+            Action::Unchanged if forced => Action::Update {
                 reasons: vec![Reason::Forced],
             },
+            // Only `--force` overwrites a retouched or manual mask: the user asked for it.
+            Action::Kept { reasons, .. } | Action::Conflict { reasons } if forced => {
+                Action::Update {
+                    reasons: [Reason::Forced].into_iter().chain(reasons).collect(),
+                }
+            }
             action => action,
         };
         match (action, item.step, item.desired, item.observation) {
             (Action::Orphaned, _, _, _) => orphans.push(item.key),
             (Action::Unchanged, _, _, _) => summary.unchanged += 1,
+            (action @ (Action::Kept { .. } | Action::Conflict { .. }), Some(step), _, _) => {
+                held.push((step, action));
+            }
             (action, Some(step), Some(desired), Some(observation)) => {
                 let resume = match &action {
                     Action::Update { reasons } => reasons.iter().find_map(|r| match r {
@@ -234,6 +250,9 @@ pub fn apply(
         )?;
     }
     store.save()?;
+    for (step, action) in &held {
+        report_held(step, action, &mut summary, reporter);
+    }
     reporter.report(Event::ApplyStarted { to_run: work.len() });
     let ran = run_pool(work, &engines, options, store, &mut summary, reporter);
     // Fold the journal in even after a fatal error: what finished stays finished.
@@ -243,6 +262,29 @@ pub fn apply(
     summary.seconds = started.elapsed().as_secs_f64();
     reporter.report(Event::Summary(&summary));
     Ok(summary)
+}
+
+/// Tells the user about a mask this run leaves in place, and counts it.
+fn report_held(step: &Step, action: &Action, summary: &mut Summary, reporter: &mut dyn Reporter) {
+    match action {
+        Action::Kept { reasons, policy } => {
+            if *policy == RetouchPolicy::Fail {
+                summary.failed += 1;
+            } else {
+                summary.kept += 1;
+            }
+            reporter.report(Event::Kept {
+                step,
+                reasons,
+                policy: *policy,
+            });
+        }
+        Action::Conflict { reasons } => {
+            summary.conflicts += 1;
+            reporter.report(Event::Conflict { step, reasons });
+        }
+        _ => {}
+    }
 }
 
 fn selected(only: &[glob::Pattern], item: &Item) -> bool {
@@ -272,7 +314,10 @@ fn remove_orphan(
     summary.removed += 1;
     let mut deleted = None;
     let mut kept = None;
-    if let (Some(inputs), Some(output)) = (inputs, &entry.output) {
+    if let (Some(_), Some(_), Origin::Manual) = (inputs, &entry.output, entry.origin) {
+        // An adopted mask is a person's decision, whatever its digest says.
+        kept = Some(prune::Kept::Manual);
+    } else if let (Some(inputs), Some(output)) = (inputs, &entry.output) {
         let pruned = prune::prune(manifest_dir, &output.target, &output.digest, inputs).map_err(
             |source| Error::Io {
                 path: manifest_dir.join(&output.target),
@@ -548,6 +593,7 @@ fn record_submission(work: &Work, job: &str, sender: &mpsc::Sender<Message>) -> 
             finished_at: None,
             error: None,
         },
+        origin: Origin::Generated,
     };
     let _ = sender.send(Message::Submitted {
         key: work.step.key.clone(),
@@ -693,6 +739,7 @@ fn record(
                         finished_at,
                         error: None,
                     },
+                    origin: Origin::Generated,
                 },
             )?;
             match action {
@@ -722,6 +769,7 @@ fn record(
                         finished_at,
                         error: Some(error.clone()),
                     },
+                    origin: Origin::Generated,
                 },
             )?;
             summary.failed += 1;

@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::model::PhotoshopApi;
 use super::templates::{ImageValues, TemplateError, Templates};
-use super::{Diagnostic, EngineKind, Loaded, ManifestError, MaskMode, Pos, yaml};
+use super::{Diagnostic, EngineKind, Loaded, ManifestError, MaskMode, Pos, RetouchPolicy, yaml};
 use crate::redact::SecretUrl;
 use crate::storage::{Method, ObjectUrl, Signer};
 use std::sync::Arc;
@@ -30,6 +30,8 @@ pub struct Step {
     pub mask_read_url: Option<SecretUrl>,
     /// Where the manifest entry that produced this step starts, for error annotations.
     pub origin: Pos,
+    /// What `apply` does when the mask on disk was modified outside maskflow.
+    pub retouched: RetouchPolicy,
 }
 
 /// Where an input image is read from.
@@ -161,6 +163,7 @@ impl<'a> Expansion<'a> {
         let defaults = &self.loaded.manifest.defaults;
         let mask = entry.mask.unwrap_or(defaults.mask);
         let engine = entry.engine.unwrap_or(defaults.engine);
+        let retouched = entry.retouched.unwrap_or(defaults.retouched);
         let engine_pointer = if entry.engine.is_some() {
             format!("{base}/engine")
         } else {
@@ -265,6 +268,7 @@ impl<'a> Expansion<'a> {
                 mask_url,
                 mask_read_url,
                 origin,
+                retouched,
             });
         }
     }

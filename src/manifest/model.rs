@@ -67,6 +67,9 @@ pub struct Defaults {
     /// pre-signed GET URL for the same object). Defaults to `mask_url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_read_url: Option<String>,
+    /// What `apply` does with a mask modified outside maskflow (retouched by hand).
+    #[serde(default)]
+    pub retouched: RetouchPolicy,
 }
 
 impl Default for Defaults {
@@ -77,6 +80,7 @@ impl Default for Defaults {
             engine: EngineKind::default(),
             mask_url: None,
             mask_read_url: None,
+            retouched: RetouchPolicy::default(),
         }
     }
 }
@@ -115,6 +119,33 @@ pub struct ImageEntry {
     /// Overrides `defaults.mask_read_url` for this entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_read_url: Option<String>,
+    /// Overrides `defaults.retouched` for this entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retouched: Option<RetouchPolicy>,
+}
+
+/// What `apply` does with a mask whose bytes are not the ones maskflow recorded: someone
+/// retouched it by hand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RetouchPolicy {
+    /// Leave it in place and warn; `maskflow adopt` records it, `apply --force` remakes it.
+    #[default]
+    Keep,
+    /// Remake it from the input, overwriting the retouch.
+    Remake,
+    /// Leave it in place and fail the run (exit 1), naming it.
+    Fail,
+}
+
+impl RetouchPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetouchPolicy::Keep => "keep",
+            RetouchPolicy::Remake => "remake",
+            RetouchPolicy::Fail => "fail",
+        }
+    }
 }
 
 /// The kind of mask written.

@@ -4,10 +4,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{Event, Human, Reporter};
-use crate::manifest::ManifestError;
+use super::{Event, Human, Reporter, conflict_text, kept_text, resolve_hint};
+use crate::manifest::{ManifestError, RetouchPolicy, Step};
+use crate::plan::Action;
 
-/// GitHub shows at most 10 error annotations per step; the rest are summed up in the last.
+/// GitHub shows at most 10 annotations of each level per step; the rest are summed up in
+/// the last.
 const MAX_ANNOTATIONS: usize = 10;
 /// The step summary is limited to 1 MiB; stay well inside it.
 const MAX_SUMMARY_BYTES: usize = 900 * 1024;
@@ -17,6 +19,8 @@ pub struct Github {
     manifest: PathBuf,
     lock: PathBuf,
     annotations: Vec<(usize, usize, String)>,
+    /// Masks left in place (kept retouches, conflicts): warnings, not errors.
+    warnings: Vec<(usize, usize, String)>,
     /// (key, what happened, why) for the step summary, failures first when written.
     rows: Vec<(String, &'static str, String)>,
     grouped: bool,
@@ -29,6 +33,7 @@ impl Github {
             manifest: manifest.to_owned(),
             lock,
             annotations: Vec::new(),
+            warnings: Vec::new(),
             rows: Vec::new(),
             grouped: false,
         }
@@ -41,7 +46,13 @@ impl Github {
     }
 
     fn flush_annotations(&mut self) {
-        let annotations = std::mem::take(&mut self.annotations);
+        let errors = std::mem::take(&mut self.annotations);
+        self.annotate("error", errors);
+        let warnings = std::mem::take(&mut self.warnings);
+        self.annotate("warning", warnings);
+    }
+
+    fn annotate(&self, level: &str, annotations: Vec<(usize, usize, String)>) {
         let file = escape_property(&self.manifest.display().to_string());
         let shown = if annotations.len() > MAX_ANNOTATIONS {
             MAX_ANNOTATIONS - 1
@@ -50,7 +61,7 @@ impl Github {
         };
         for (line, column, message) in &annotations[..shown] {
             self.command(&format!(
-                "::error file={file},line={line},col={column}::{}",
+                "::{level} file={file},line={line},col={column}::{}",
                 escape_data(message)
             ));
         }
@@ -58,8 +69,29 @@ impl Github {
             let (line, column, _) = &annotations[shown];
             let rest = annotations.len() - shown;
             self.command(&format!(
-                "::error file={file},line={line},col={column}::{rest} more problems; see the log",
+                "::{level} file={file},line={line},col={column}::{rest} more problems; see the log",
             ));
+        }
+    }
+
+    /// A kept retouch or a conflict, on the manifest entry of its image: a warning, or an
+    /// error when `retouched: fail` makes it one.
+    fn held(&mut self, step: &Step, action: &Action) {
+        let (what, text, failing) = match action {
+            Action::Kept { reasons, policy } => (
+                "kept",
+                kept_text(reasons, *policy),
+                *policy == RetouchPolicy::Fail,
+            ),
+            Action::Conflict { reasons } => ("conflict", conflict_text(reasons), false),
+            _ => return,
+        };
+        let message = format!("{} {what}: {text}; {}", step.key, resolve_hint(&step.key));
+        let annotation = (step.origin.line, step.origin.column, message);
+        if failing {
+            self.annotations.push(annotation);
+        } else {
+            self.warnings.push(annotation);
         }
     }
 
@@ -89,6 +121,12 @@ impl Reporter for Github {
                 ));
             }
             Event::Plan(plan) => {
+                for item in &plan.items {
+                    if let Some(step) = &item.step {
+                        self.held(step, &item.action);
+                    }
+                }
+                self.flush_annotations();
                 let counts = plan.counts();
                 write_outputs(&[
                     ("created", counts.create.to_string()),
@@ -122,6 +160,32 @@ impl Reporter for Github {
                 ));
                 self.rows
                     .push((step.key.clone(), "failed", (*error).to_owned()));
+            }
+            Event::Kept {
+                step,
+                reasons,
+                policy,
+            } => {
+                let action = Action::Kept {
+                    reasons: reasons.to_vec(),
+                    policy: *policy,
+                };
+                self.held(step, &action);
+                let what = if *policy == RetouchPolicy::Fail {
+                    "failed"
+                } else {
+                    "kept"
+                };
+                self.rows
+                    .push((step.key.clone(), what, kept_text(reasons, *policy)));
+            }
+            Event::Conflict { step, reasons } => {
+                let action = Action::Conflict {
+                    reasons: reasons.to_vec(),
+                };
+                self.held(step, &action);
+                self.rows
+                    .push((step.key.clone(), "conflict", conflict_text(reasons)));
             }
             // Before anything could print the token: GitHub masks it in the log from here on.
             Event::SecretMinted(token) => {
@@ -169,15 +233,39 @@ fn step_summary(
     summary: &crate::apply::Summary,
     rows: &mut [(String, &'static str, String)],
 ) -> String {
+    let mut held = String::new();
+    if summary.kept > 0 {
+        held.push_str(&format!(", {} kept", summary.kept));
+    }
+    if summary.conflicts > 0 {
+        held.push_str(&format!(
+            ", {} conflict{}",
+            summary.conflicts,
+            if summary.conflicts == 1 { "" } else { "s" }
+        ));
+    }
     let mut text = format!(
-        "## maskflow: {} created, {} updated, {} unchanged, {} failed, {} removed\n\n",
+        "## maskflow: {} created, {} updated, {} unchanged, {} failed, {} removed{held}\n\n",
         summary.created, summary.updated, summary.unchanged, summary.failed, summary.removed
     );
     if rows.is_empty() {
         text.push_str("Every mask is up to date.\n");
         return text;
     }
-    rows.sort_by_key(|(key, what, _)| (*what != "failed", key.clone()));
+    if summary.kept + summary.conflicts > 0 {
+        text.push_str(
+            "Masks made or edited by hand are left as they are: `maskflow adopt GLOB` \
+             records them, `maskflow apply --force GLOB` remakes them.\n\n",
+        );
+    }
+    // What needs a person first: failures, then conflicts, then kept retouches.
+    let rank = |what: &str| match what {
+        "failed" => 0,
+        "conflict" => 1,
+        "kept" => 2,
+        _ => 3,
+    };
+    rows.sort_by_key(|(key, what, _)| (rank(what), key.clone()));
     text.push_str("| image | result | why |\n|---|---|---|\n");
     for (shown, (key, what, why)) in rows.iter().enumerate() {
         let row = format!(

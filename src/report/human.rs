@@ -5,8 +5,8 @@ use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{Event, Reporter};
-use crate::manifest::{Diagnostic, ManifestError, Source};
+use super::{Event, Reporter, conflict_text, kept_text, resolve_hint};
+use crate::manifest::{Diagnostic, ManifestError, RetouchPolicy, Source};
 use crate::plan::{Action, Plan};
 
 pub struct Human {
@@ -120,20 +120,86 @@ impl Reporter for Human {
                 };
                 self.line(&format!("  orphan {key}: {what}"));
             }
+            Event::Kept {
+                step,
+                reasons,
+                policy,
+            } => {
+                let verb = if policy == RetouchPolicy::Fail {
+                    "failed"
+                } else {
+                    "kept"
+                };
+                self.line(&format!(
+                    "  {verb} {}: {}; {}",
+                    step.key,
+                    kept_text(reasons, policy),
+                    resolve_hint(&step.key)
+                ));
+            }
+            Event::Conflict { step, reasons } => self.line(&format!(
+                "  conflict {}: {}; {}",
+                step.key,
+                conflict_text(reasons),
+                resolve_hint(&step.key)
+            )),
+            Event::Adopted { step, output } => self.line(&format!(
+                "  adopted {} as the manual mask of {} ({}x{})",
+                step.key, step.input_source, output.width, output.height
+            )),
+            Event::NotAdopted { step, error } => {
+                self.line(&format!("  not adopted {}: {error}", step.key));
+            }
+            Event::AdoptComplete {
+                adopted,
+                failed,
+                unchanged,
+            } => {
+                let text = if adopted + failed + unchanged == 0 {
+                    "Nothing to adopt: no mask was modified outside maskflow.".to_owned()
+                } else {
+                    format!(
+                        "Adopt complete: {adopted} adopted, {unchanged} already manual, {failed} failed."
+                    )
+                };
+                self.line(&text);
+            }
             Event::Summary(summary) => {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
                 }
+                let mut extra = String::new();
+                for (n, what) in [
+                    (summary.skipped, "skipped"),
+                    (summary.kept, "kept"),
+                    (
+                        summary.conflicts,
+                        if summary.conflicts == 1 {
+                            "conflict"
+                        } else {
+                            "conflicts"
+                        },
+                    ),
+                ] {
+                    if n > 0 {
+                        extra.push_str(&format!(", {n} {what}"));
+                    }
+                }
                 self.line(&format!(
-                    "Apply complete: {} created, {} updated, {} unchanged, {} failed, {} removed{} in {:.1}s.",
+                    "Apply complete: {} created, {} updated, {} unchanged, {} failed, {} removed{extra} in {:.1}s.",
                     summary.created,
                     summary.updated,
                     summary.unchanged,
                     summary.failed,
                     summary.removed,
-                    if summary.skipped > 0 { format!(", {} skipped", summary.skipped) } else { String::new() },
                     summary.seconds
                 ));
+                if summary.conflicts > 0 {
+                    self.line(
+                        "Conflicts are left for you: `maskflow adopt GLOB` keeps a manual mask for \
+                         its new input, `maskflow apply --force GLOB` remakes it (exit code 2).",
+                    );
+                }
                 // What a paid engine cost, when one ran.
                 let paid = [
                     (summary.uploaded, "uploaded"),
@@ -231,18 +297,43 @@ fn render_plan(plan: &Plan) -> String {
             ),
             Action::Unchanged => (" ", "unchanged".to_owned()),
             Action::Orphaned => ("-", "orphaned: no longer in the manifest".to_owned()),
+            Action::Kept { reasons, policy } => {
+                ("!", format!("kept: {}", kept_text(reasons, *policy)))
+            }
+            Action::Conflict { reasons } => ("!", format!("conflict: {}", conflict_text(reasons))),
         };
-        text.push_str(&format!("  {symbol} {:width$}  {detail}\n", item.key));
+        let manual = if item.origin == Some(crate::lock::Origin::Manual)
+            && item.action == Action::Unchanged
+        {
+            " (manual)"
+        } else {
+            ""
+        };
+        text.push_str(&format!(
+            "  {symbol} {:width$}  {detail}{manual}\n",
+            item.key
+        ));
     }
     let counts = plan.counts();
-    if plan.has_changes() {
+    let mut held = String::new();
+    if counts.kept > 0 {
+        held.push_str(&format!(", {} kept", counts.kept));
+    }
+    if counts.conflict > 0 {
+        held.push_str(&format!(
+            ", {} conflict{}",
+            counts.conflict,
+            plural(counts.conflict)
+        ));
+    }
+    if plan.has_changes() || plan.has_conflicts() {
         text.push_str(&format!(
-            "Plan: {} to create, {} to update, {} unchanged, {} orphaned.",
+            "Plan: {} to create, {} to update, {} unchanged, {} orphaned{held}.",
             counts.create, counts.update, counts.unchanged, counts.orphaned
         ));
     } else {
         text.push_str(&format!(
-            "No changes: {} mask{} up to date.",
+            "No changes: {} mask{} up to date{held}.",
             counts.unchanged,
             if counts.unchanged == 1 {
                 " is"
@@ -250,6 +341,12 @@ fn render_plan(plan: &Plan) -> String {
                 "s are"
             }
         ));
+    }
+    if counts.kept + counts.conflict > 0 {
+        text.push_str(
+            "\n`!` masks were made or edited by hand and are left as they are: \
+             `maskflow adopt GLOB` records them, `maskflow apply --force GLOB` remakes them.",
+        );
     }
     text
 }

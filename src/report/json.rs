@@ -83,6 +83,51 @@ impl Reporter for Json {
                 "kept": kept,
                 "kept_modified": kept == Some(crate::apply::Kept::Modified),
             }),
+            Event::Kept {
+                step,
+                reasons,
+                policy,
+            } => json!({
+                "event": "kept",
+                "key": step.key,
+                "input": step.input_source,
+                "reasons": reasons,
+                "policy": policy,
+                "line": step.origin.line,
+                "column": step.origin.column,
+            }),
+            Event::Conflict { step, reasons } => json!({
+                "event": "conflict",
+                "key": step.key,
+                "input": step.input_source,
+                "reasons": reasons,
+                "line": step.origin.line,
+                "column": step.origin.column,
+            }),
+            Event::Adopted { step, output } => json!({
+                "event": "adopted",
+                "key": step.key,
+                "input": step.input_source,
+                "output": output,
+            }),
+            Event::NotAdopted { step, error } => json!({
+                "event": "not_adopted",
+                "key": step.key,
+                "input": step.input_source,
+                "error": error,
+                "line": step.origin.line,
+                "column": step.origin.column,
+            }),
+            Event::AdoptComplete {
+                adopted,
+                failed,
+                unchanged,
+            } => json!({
+                "event": "adopt_summary",
+                "adopted": adopted,
+                "failed": failed,
+                "unchanged": unchanged,
+            }),
             Event::Summary(summary) => {
                 let mut value = serde_json::to_value(summary).expect("summary serializes");
                 value["event"] = json!("summary");
@@ -152,6 +197,9 @@ fn plan_document(plan: &Plan) -> Value {
                 value["input"] = json!(step.input_source);
                 value["mask"] = json!(step.mask.as_str());
                 value["engine"] = json!(step.engine.as_str());
+            }
+            if let Some(origin) = item.origin {
+                value["origin"] = json!(origin.as_str());
             }
             value
         })

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use crate::apply::Summary;
 use crate::lock::OutputRecord;
-use crate::manifest::{ManifestError, Step};
-use crate::plan::{Action, Plan};
+use crate::manifest::{ManifestError, RetouchPolicy, Step};
+use crate::plan::{Action, Plan, Reason};
 
 pub use github::Github;
 pub use human::Human;
@@ -72,6 +72,34 @@ pub enum Event<'a> {
         /// Why `--prune` left the file there.
         kept: Option<crate::apply::Kept>,
     },
+    /// A mask modified outside maskflow, left in place; with `retouched: fail` it fails the run.
+    Kept {
+        step: &'a Step,
+        reasons: &'a [Reason],
+        policy: RetouchPolicy,
+    },
+    /// A manual mask whose input or settings changed, left for the user to decide.
+    Conflict {
+        step: &'a Step,
+        reasons: &'a [Reason],
+    },
+    /// `maskflow adopt` recorded the file on disk as the image's mask.
+    Adopted {
+        step: &'a Step,
+        output: &'a OutputRecord,
+    },
+    /// `maskflow adopt` could not record this image's mask.
+    NotAdopted {
+        step: &'a Step,
+        error: &'a str,
+    },
+    /// `maskflow adopt` is done.
+    AdoptComplete {
+        adopted: usize,
+        failed: usize,
+        /// Selected masks already recorded as manual, with the same input and file.
+        unchanged: usize,
+    },
     Summary(&'a Summary),
     /// Partial lockfiles combined by `lock merge`.
     Merged {
@@ -109,6 +137,43 @@ pub struct JobState {
 
 pub trait Reporter {
     fn report(&mut self, event: Event<'_>);
+}
+
+/// Why a mask is kept (`modified outside maskflow`), and what else would have been redone.
+pub fn kept_text(reasons: &[Reason], policy: RetouchPolicy) -> String {
+    let mut text = "modified outside maskflow".to_owned();
+    let also: Vec<String> = reasons
+        .iter()
+        .filter(|r| **r != Reason::OutputModified)
+        .map(ToString::to_string)
+        .collect();
+    if !also.is_empty() {
+        text.push_str(&format!(" (and {})", also.join(", ")));
+    }
+    if policy == RetouchPolicy::Fail {
+        text.push_str("; `retouched: fail` fails the run");
+    }
+    text
+}
+
+/// Why a manual mask is in conflict: `input changed since the manual mask`.
+pub fn conflict_text(reasons: &[Reason]) -> String {
+    let why: Vec<String> = reasons
+        .iter()
+        .map(|r| match r {
+            Reason::OutputModified => "mask modified".to_owned(),
+            other => other.to_string(),
+        })
+        .collect();
+    format!("{} since the manual mask", why.join(", "))
+}
+
+/// What the user can do about a kept mask or a conflict.
+pub fn resolve_hint(key: &str) -> String {
+    let key = glob::Pattern::escape(key);
+    format!(
+        "`maskflow adopt {key}` keeps the mask on disk, `maskflow apply --force {key}` remakes it"
+    )
 }
 
 /// The renderer for `format`; human output becomes GitHub's when running in Actions.
