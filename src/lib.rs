@@ -38,6 +38,8 @@ pub enum Error {
     Engine(#[from] engine::EngineError),
     #[error(transparent)]
     Emulate(#[from] emulate::EmulateError),
+    #[error(transparent)]
+    OutputFolder(#[from] apply::FolderError),
     #[error("cannot read input {} of image {key}: {source}", path.display())]
     Input {
         key: String,
@@ -80,6 +82,10 @@ impl Error {
             }
             Error::TooManySubmits { .. } => Some(
                 "raise --max-submits, or run part of the images with --only or --shard".to_owned(),
+            ),
+            Error::OutputFolder(_) => Some(
+                "make the folder writable, or point `output` elsewhere; no image was masked"
+                    .to_owned(),
             ),
             Error::Remote { .. } => {
                 Some("check that the URL is reachable and not expired".to_owned())

@@ -6,6 +6,7 @@
 
 mod expand;
 mod model;
+mod pathlimits;
 mod schema;
 mod templates;
 pub mod yaml;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use expand::expand;
 pub use expand::{Input, Step};
 pub use model::{
-    CredentialVars, DEFAULT_OUTPUT, Defaults, EngineKind, ImageEntry, Limits, Manifest, MaskMode,
+    CredentialVars, DEFAULT_OUTPUT, Defaults, EngineKind, ImageEntry, ImageLimits, Limits, Manifest, MaskMode,
     Optimize, PhotoshopApi, PhotoshopSettings, StorageKind, VarValue, schema_json,
 };
 use serde_saphyr::Spanned;
