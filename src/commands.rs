@@ -100,9 +100,7 @@ fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8,
         shard: args.shard,
         max_submits: args.max_submits,
         decode: engine::DecodeLimits {
-            max_pixels: args
-                .max_pixels
-                .unwrap_or(loaded.manifest.limits.max_pixels),
+            max_pixels: args.max_pixels.unwrap_or(loaded.manifest.limits.max_pixels),
         },
         photoshop: loaded.manifest.photoshop.clone(),
         storage: loaded.manifest.storage.clone(),

@@ -129,15 +129,16 @@ fn decompression_bombs_fail_alone_within_bounded_memory() {
 
     let events = apply(root, &["--jobs", "2"], 1);
     let peak = peak_rss_of_children();
-    assert!(
-        peak < ONE_GB,
-        "a run of three bombs peaked at {peak} bytes"
-    );
+    assert!(peak < ONE_GB, "a run of three bombs peaked at {peak} bytes");
     let finished: Vec<_> = events_of(&events, "finished")
         .iter()
         .map(|e| e["key"].clone())
         .collect();
-    assert_eq!(finished, vec!["masks/chelsea.png"], "the normal image succeeds");
+    assert_eq!(
+        finished,
+        vec!["masks/chelsea.png"],
+        "the normal image succeeds"
+    );
     let failed = failed_errors(&events);
     let expected = [
         ("masks/huge.png", "photos/huge.jpg is 65000x65000"),
@@ -152,7 +153,10 @@ fn decompression_bombs_fail_alone_within_bounded_memory() {
             error.contains("over the limit of 100000000 pixels"),
             "{key}: {error}"
         );
-        assert!(error.contains("limits.max_pixels"), "the hint says how: {error}");
+        assert!(
+            error.contains("limits.max_pixels"),
+            "the hint says how: {error}"
+        );
     }
     let lock = lock(root);
     for (key, _) in expected {
@@ -170,7 +174,9 @@ fn decompression_bombs_fail_alone_within_bounded_memory() {
     let events = apply(root, &["--force", "*"], 1);
     let failed = failed_errors(&events);
     assert!(
-        failed[0].1.contains("451x300 pixels, over the limit of 100000"),
+        failed[0]
+            .1
+            .contains("451x300 pixels, over the limit of 100000"),
         "{failed:?}"
     );
     // And the command line overrides the manifest.
@@ -310,8 +316,7 @@ fn a_read_only_masks_folder_fails_before_any_engine_runs() {
     assert_eq!(code(&output), 1, "{}", stderr(&output));
     let events = events(&output);
     assert!(
-        events_of(&events, "apply_started").is_empty()
-            && events_of(&events, "started").is_empty(),
+        events_of(&events, "apply_started").is_empty() && events_of(&events, "started").is_empty(),
         "no image was started: {events:?}"
     );
     let error = events_of(&events, "error");
@@ -337,7 +342,10 @@ fn a_mask_that_cannot_be_written_stores_no_temporary_path() {
     assert_eq!(summary(&events)["created"], 1);
     let failed = failed_errors(&events);
     assert_eq!(failed.len(), 1);
-    assert!(failed[0].1.starts_with("cannot write masks/horse.png: "), "{failed:?}");
+    assert!(
+        failed[0].1.starts_with("cannot write masks/horse.png: "),
+        "{failed:?}"
+    );
     let stored = lock(root)["images"]["masks/horse.png"]["job"]["error"]
         .as_str()
         .unwrap()

@@ -183,7 +183,10 @@ mod tests {
             std::os::unix::fs::symlink(&elsewhere, root.path().join("masks")).unwrap();
             folders.write(&output, b"three").unwrap();
             assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
-            assert_eq!(std::fs::read(root.path().join("moved/a.png")).unwrap(), b"three");
+            assert_eq!(
+                std::fs::read(root.path().join("moved/a.png")).unwrap(),
+                b"three"
+            );
         }
     }
 

@@ -236,7 +236,15 @@ pub fn apply(
     }
     store.save()?;
     reporter.report(Event::ApplyStarted { to_run: work.len() });
-    run_pool(work, &engines, &folders, options, store, &mut summary, reporter)?;
+    run_pool(
+        work,
+        &engines,
+        &folders,
+        options,
+        store,
+        &mut summary,
+        reporter,
+    )?;
     summary.seconds = started.elapsed().as_secs_f64();
     reporter.report(Event::Summary(&summary));
     Ok(summary)
@@ -846,7 +854,9 @@ mod tests {
     impl Reporter for Collect {
         fn report(&mut self, event: Event<'_>) {
             match event {
-                Event::Failed { step, error } => self.0.push(format!("failed {}: {error}", step.key)),
+                Event::Failed { step, error } => {
+                    self.0.push(format!("failed {}: {error}", step.key))
+                }
                 Event::Finished { step, .. } => self.0.push(format!("finished {}", step.key)),
                 _ => {}
             }
@@ -923,13 +933,28 @@ mod tests {
         )
         .unwrap();
 
-        assert_eq!((summary.created, summary.failed), (2, 1), "{:?}", reporter.0);
+        assert_eq!(
+            (summary.created, summary.failed),
+            (2, 1),
+            "{:?}",
+            reporter.0
+        );
         let failure = reporter.0.iter().find(|e| e.starts_with("failed")).unwrap();
-        assert!(failure.starts_with("failed masks/b.png: maskflow crashed"), "{failure}");
+        assert!(
+            failure.starts_with("failed masks/b.png: maskflow crashed"),
+            "{failure}"
+        );
         assert!(failure.contains("index out of bounds in"), "{failure}");
         let entry = &store.lock.images["masks/b.png"];
         assert_eq!(entry.job.state, JobState::Failed);
-        assert!(entry.job.error.as_deref().unwrap().contains("index out of bounds"));
+        assert!(
+            entry
+                .job
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("index out of bounds")
+        );
         for done in ["a", "c"] {
             assert!(dir.path().join(format!("masks/{done}.png")).exists());
             assert_eq!(
@@ -938,6 +963,9 @@ mod tests {
             );
         }
         let on_disk = std::fs::read_to_string(dir.path().join("maskflow.lock")).unwrap();
-        assert!(on_disk.contains("index out of bounds"), "the failure is saved");
+        assert!(
+            on_disk.contains("index out of bounds"),
+            "the failure is saved"
+        );
     }
 }

@@ -62,13 +62,28 @@ pub enum Api {
 /// Why a job failed. Each renders in the sensei family and the v2 family.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    InputUnreachable { href: String },
-    UploadRefused { href: String },
-    Undecodable { href: String },
+    InputUnreachable {
+        href: String,
+    },
+    UploadRefused {
+        href: String,
+    },
+    Undecodable {
+        href: String,
+    },
     /// Over the pixel limit, or truncated or damaged: refused with the decoder's reason.
-    Rejected { href: String, reason: String },
-    Injected { href: String, why: String },
-    Internal { href: String, message: String },
+    Rejected {
+        href: String,
+        reason: String,
+    },
+    Injected {
+        href: String,
+        why: String,
+    },
+    Internal {
+        href: String,
+        message: String,
+    },
 }
 
 impl Failure {
@@ -471,12 +486,10 @@ impl Shared {
             EngineError::Decode { .. } => Failure::Undecodable {
                 href: href.to_owned(),
             },
-            e @ (EngineError::TooLarge { .. } | EngineError::Damaged { .. }) => {
-                Failure::Rejected {
-                    href: href.to_owned(),
-                    reason: e.to_string(),
-                }
-            }
+            e @ (EngineError::TooLarge { .. } | EngineError::Damaged { .. }) => Failure::Rejected {
+                href: href.to_owned(),
+                reason: e.to_string(),
+            },
             other => internal(other.to_string()),
         })?;
         let png = Arc::new(crate::apply::encode_png(&mask).map_err(internal)?);

@@ -80,7 +80,11 @@ impl DecodeLimits {
 ///
 /// EXIF orientation is applied so the mask lines up with the image as viewers show it. Alpha
 /// is dropped rather than composited, as Pillow's `convert("RGB")` does in the reference.
-pub fn decode_rgb(path: &Path, bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, EngineError> {
+pub fn decode_rgb(
+    path: &Path,
+    bytes: &[u8],
+    limits: DecodeLimits,
+) -> Result<RgbImage, EngineError> {
     match image::guess_format(bytes) {
         Ok(ImageFormat::Jpeg) => decode_jpeg(path, bytes, limits),
         Ok(ImageFormat::Png) => decode_png(path, bytes, limits),
@@ -152,15 +156,17 @@ fn decode_png(path: &Path, bytes: &[u8], limits: DecodeLimits) -> Result<RgbImag
         source,
     };
     let mut image_limits = limits.image_limits();
-    let mut decoder =
-        image::codecs::png::PngDecoder::with_limits(std::io::Cursor::new(bytes), image_limits.clone())
-            .map_err(|source| match source {
-                // The header's dimensions beat the decoder's generic "limits exceeded".
-                image::ImageError::Limits(_) => png_dimensions(bytes)
-                    .and_then(|(w, h)| limits.check(path, w, h).err())
-                    .unwrap_or_else(|| decode_error(source)),
-                source => png_failure(path, source),
-            })?;
+    let mut decoder = image::codecs::png::PngDecoder::with_limits(
+        std::io::Cursor::new(bytes),
+        image_limits.clone(),
+    )
+    .map_err(|source| match source {
+        // The header's dimensions beat the decoder's generic "limits exceeded".
+        image::ImageError::Limits(_) => png_dimensions(bytes)
+            .and_then(|(w, h)| limits.check(path, w, h).err())
+            .unwrap_or_else(|| decode_error(source)),
+        source => png_failure(path, source),
+    })?;
     let (width, height) = decoder.dimensions();
     limits.check(path, width, height)?;
     // The decoder stops at the last row it needs; a file cut after that, or with a chunk
@@ -176,8 +182,7 @@ fn decode_png(path: &Path, bytes: &[u8], limits: DecodeLimits) -> Result<RgbImag
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let image =
-        DynamicImage::from_decoder(decoder).map_err(|source| png_failure(path, source))?;
+    let image = DynamicImage::from_decoder(decoder).map_err(|source| png_failure(path, source))?;
     Ok(upright(into_rgb8(image), orientation))
 }
 
@@ -328,7 +333,10 @@ mod tests {
         let whole = png(64, 64);
         for cut in [whole.len() - 12, whole.len() / 2, 40] {
             let error = decode_rgb(Path::new("a.png"), &whole[..cut], DecodeLimits::default());
-            assert!(matches!(error, Err(EngineError::Damaged { .. })), "{cut}: {error:?}");
+            assert!(
+                matches!(error, Err(EngineError::Damaged { .. })),
+                "{cut}: {error:?}"
+            );
         }
         let mut flipped = whole.clone();
         let last_data = whole.len() - 20;
@@ -339,6 +347,9 @@ mod tests {
         assert!(decode_rgb(Path::new("a.jpg"), &whole, DecodeLimits::default()).is_ok());
         let half = &whole[..whole.len() / 2];
         let error = decode_rgb(Path::new("a.jpg"), half, DecodeLimits::default());
-        assert!(matches!(error, Err(EngineError::Damaged { .. })), "{error:?}");
+        assert!(
+            matches!(error, Err(EngineError::Damaged { .. })),
+            "{error:?}"
+        );
     }
 }

@@ -451,7 +451,10 @@ impl<'a> Expansion<'a> {
         if let Err(why) = super::pathlimits::check(&self.loaded.dir, &key) {
             self.problem_at(
                 pointer,
-                &format!("output `{}` {why}", shorten(&rendered.escape_debug().to_string())),
+                &format!(
+                    "output `{}` {why}",
+                    shorten(&rendered.escape_debug().to_string())
+                ),
                 Some("output paths must be names the filesystem can hold"),
             );
             return None;

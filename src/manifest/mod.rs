@@ -18,8 +18,9 @@ use std::sync::Arc;
 use expand::expand;
 pub use expand::{Input, Step};
 pub use model::{
-    CredentialVars, DEFAULT_OUTPUT, Defaults, EngineKind, ImageEntry, ImageLimits, Limits, Manifest, MaskMode,
-    Optimize, PhotoshopApi, PhotoshopSettings, StorageKind, VarValue, schema_json,
+    CredentialVars, DEFAULT_OUTPUT, Defaults, EngineKind, ImageEntry, ImageLimits, Limits,
+    Manifest, MaskMode, Optimize, PhotoshopApi, PhotoshopSettings, StorageKind, VarValue,
+    schema_json,
 };
 use serde_saphyr::Spanned;
 use yaml::Node;

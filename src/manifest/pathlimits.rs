@@ -61,9 +61,17 @@ mod tests {
     fn refuses_nul_long_names_and_long_paths() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(check(dir.path(), "masks/a.png"), Ok(()));
-        assert!(check(dir.path(), "masks/a\0.png").unwrap_err().contains("NUL"));
+        assert!(
+            check(dir.path(), "masks/a\0.png")
+                .unwrap_err()
+                .contains("NUL")
+        );
         let long_name = format!("masks/{}.png", "n".repeat(300));
-        assert!(check(dir.path(), &long_name).unwrap_err().contains("304 bytes"));
+        assert!(
+            check(dir.path(), &long_name)
+                .unwrap_err()
+                .contains("304 bytes")
+        );
         let deep = format!("{}a.png", "d/".repeat(PATH_MAX / 2));
         assert!(check(dir.path(), &deep).unwrap_err().contains("path of"));
     }
