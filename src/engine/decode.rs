@@ -186,6 +186,31 @@ fn decode_png(path: &Path, bytes: &[u8], limits: DecodeLimits) -> Result<RgbImag
     Ok(upright(into_rgb8(image), orientation))
 }
 
+/// Decodes a mask a service sent (PNG or JPEG) as 8-bit grey, under the same limits as inputs.
+pub fn decode_gray(
+    path: &Path,
+    bytes: &[u8],
+    limits: DecodeLimits,
+) -> Result<image::GrayImage, EngineError> {
+    let decode_error = |source| EngineError::Decode {
+        path: path.to_owned(),
+        source,
+    };
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .expect("reading from memory cannot fail");
+    reader.limits(limits.image_limits());
+    let decoder = reader.into_decoder().map_err(decode_error)?;
+    let (width, height) = decoder.dimensions();
+    limits.check(path, width, height)?;
+    let mut image_limits = limits.image_limits();
+    image_limits
+        .reserve(decoder.total_bytes())
+        .map_err(decode_error)?;
+    let image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    Ok(image.into_luma8())
+}
+
 /// A file that starts like a PNG and then fails to decode is truncated or damaged; anything
 /// else (an unsupported colour type, say) keeps the decoder's own words.
 fn png_failure(path: &Path, source: image::ImageError) -> EngineError {

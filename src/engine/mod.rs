@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use image::GrayImage;
 
-pub use decode::{DEFAULT_MAX_PIXELS, DecodeLimits};
+pub use decode::{DEFAULT_MAX_PIXELS, DecodeLimits, decode_gray};
 
 use crate::manifest::{EngineKind, MaskMode, PhotoshopSettings};
 
