@@ -90,6 +90,10 @@ pub struct ApplyArgs {
     /// Refuse to run when more than N paid jobs (`photoshop` engine) would be submitted.
     #[arg(long, value_name = "N")]
     pub max_submits: Option<usize>,
+    /// Fail inputs of more than N pixels before decoding them [default: the manifest's
+    /// `limits.max_pixels`, else 100000000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_pixels: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -187,4 +191,8 @@ pub struct EmulateArgs {
     /// Threads running the model.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
     pub workers: u16,
+    /// Jobs whose input has more than N pixels fail before it is decoded.
+    #[arg(long, value_name = "N", default_value_t = crate::engine::DEFAULT_MAX_PIXELS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_pixels: u64,
 }

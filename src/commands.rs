@@ -103,6 +103,9 @@ fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8,
         prune: args.prune,
         shard: args.shard,
         max_submits: args.max_submits,
+        decode: engine::DecodeLimits {
+            max_pixels: args.max_pixels.unwrap_or(loaded.manifest.limits.max_pixels),
+        },
         photoshop: loaded.manifest.photoshop.clone(),
         storage: loaded.manifest.storage.clone(),
     };
@@ -153,6 +156,7 @@ fn serve_emulator(args: &EmulateArgs, reporter: &mut dyn Reporter) -> Result<u8,
         job_id_field: args.job_id_field,
         seed: args.seed,
         workers: usize::from(args.workers),
+        max_pixels: args.max_pixels,
         handlers: defaults.handlers,
     };
     let running = emulate::start(config)?;

@@ -31,6 +31,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Why an I/O operation failed, without the path some errors carry (`tempfile` names its
+/// random temporary file): safe to store in the lockfile and stable from run to run.
+pub fn io_reason(error: &std::io::Error) -> String {
+    match error.raw_os_error() {
+        Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
+        None => error.kind().to_string(),
+    }
+}
+
 /// Deletes temporary files that a killed run left in `dir`. Only safe while no other run
 /// can be writing there, i.e. with the manifest locked.
 pub fn remove_stale_temp_files(dir: &Path) -> std::io::Result<()> {

@@ -41,6 +41,8 @@ pub enum Error {
     Engine(#[from] engine::EngineError),
     #[error(transparent)]
     Emulate(#[from] emulate::EmulateError),
+    #[error(transparent)]
+    OutputFolder(#[from] apply::FolderError),
     #[error("cannot read input {} of image {key}: {source}", path.display())]
     Input {
         key: String,
@@ -89,6 +91,10 @@ impl Error {
             Error::AdoptUnmatched { .. } => Some(
                 "a pattern matches an image's mask path (as `maskflow plan` lists it) or its \
                  input path"
+                    .to_owned(),
+            ),
+            Error::OutputFolder(_) => Some(
+                "make the folder writable, or point `output` elsewhere; no image was masked"
                     .to_owned(),
             ),
             Error::Remote { .. } => {

@@ -58,7 +58,10 @@ pub fn download(
 ) -> Result<(tempfile::NamedTempFile, u64, String), RemoteError> {
     let mut file = tempfile::NamedTempFile::new().map_err(|e| RemoteError::Transport {
         url: url.redacted(),
-        message: format!("cannot create a temporary file: {e}"),
+        message: format!(
+            "cannot create a temporary file: {}",
+            crate::fsutil::io_reason(&e)
+        ),
     })?;
     let (size, digest) = stream(agent, url, limit, &mut file)?;
     Ok((file, size, digest))

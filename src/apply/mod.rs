@@ -1,8 +1,12 @@
 //! The reconcile loop: run the planned steps on a bounded pool of workers, write each mask
 //! atomically, and record each result in the lockfile as soon as it is known.
 
+mod folders;
+mod isolate;
 mod prune;
 
+pub use folders::FolderError;
+pub(crate) use isolate::panic_message;
 pub use prune::Kept;
 
 use std::path::Path;
@@ -15,7 +19,7 @@ use image::GrayImage;
 use serde::Serialize;
 
 use crate::engine::photoshop::{self, Photoshop, WaitError};
-use crate::engine::{self, Engine, EngineError, MaskRequest};
+use crate::engine::{self, DecodeLimits, Engine, EngineError, MaskRequest};
 use crate::lock::{InputRecord, JobRecord, JobState, LockEntry, LockStore, Origin, OutputRecord};
 use crate::manifest::{EngineKind, Input, PhotoshopApi, PhotoshopSettings, RetouchPolicy, Step};
 use crate::plan::{Action, Desired, Item, Plan, Reason};
@@ -37,6 +41,8 @@ pub struct Options {
     pub shard: Option<Shard>,
     /// Refuse to start more than this many paid jobs.
     pub max_submits: Option<usize>,
+    /// What decoding one input may cost (`local` engine).
+    pub decode: DecodeLimits,
     pub photoshop: PhotoshopSettings,
     pub storage: StorageSettings,
 }
@@ -155,6 +161,8 @@ struct Engines {
     stager: Option<Stager>,
     /// Bounds concurrent local inferences, which compete for the same cores.
     local_slots: Slots,
+    /// What decoding one input may cost (`local` engine).
+    decode: DecodeLimits,
 }
 
 /// Applies `plan`, updating `store` after every finished item.
@@ -238,6 +246,9 @@ pub fn apply(
     {
         return Err(Error::TooManySubmits { submits, max });
     }
+    // Before any engine runs or anything is deleted: a folder that cannot take the masks
+    // would otherwise be found after paying for them.
+    let folders = folders::OutputFolders::open(work.iter().map(|w| w.step.output_path.as_path()))?;
     let engines = load_engines(&work, options)?;
     for key in orphans {
         remove_orphan(
@@ -254,7 +265,15 @@ pub fn apply(
         report_held(step, action, &mut summary, reporter);
     }
     reporter.report(Event::ApplyStarted { to_run: work.len() });
-    let ran = run_pool(work, &engines, options, store, &mut summary, reporter);
+    let ran = run_pool(
+        work,
+        &engines,
+        &folders,
+        options,
+        store,
+        &mut summary,
+        reporter,
+    );
     // Fold the journal in even after a fatal error: what finished stays finished.
     let folded = store.save();
     ran?;
@@ -364,12 +383,14 @@ fn load_engines(work: &[Work], options: &Options) -> Result<Engines, Error> {
         sensei: options.photoshop.api == PhotoshopApi::Sensei,
         stager: Stager::new(&options.storage),
         local_slots: Slots::new(options.jobs.max(1)),
+        decode: options.decode,
     })
 }
 
 fn run_pool(
     work: Vec<Work>,
     engines: &Engines,
+    folders: &folders::OutputFolders,
     options: &Options,
     store: &mut LockStore,
     summary: &mut Summary,
@@ -406,7 +427,10 @@ fn run_pool(
                         key: work.step.key.clone(),
                     });
                     let submitted_at = now();
-                    let (outcome, job) = run_step(&work, engines, &sender);
+                    // One image's panic fails that image; the worker goes on to the next.
+                    let (outcome, job) =
+                        isolate::run_isolated(|| run_step(&work, engines, folders, &sender))
+                            .unwrap_or_else(|error| (Outcome::Failed(error), None));
                     let _ = sender.send(Message::Done {
                         work: Box::new(work),
                         outcome,
@@ -474,6 +498,7 @@ fn run_pool(
 fn run_step(
     work: &Work,
     engines: &Engines,
+    folders: &folders::OutputFolders,
     sender: &mpsc::Sender<Message>,
 ) -> (Outcome, Option<String>) {
     let step = &work.step;
@@ -481,13 +506,13 @@ fn run_step(
         EngineKind::Local => {
             let engine = engines.local.expect("loaded for local steps");
             let _slot = engines.local_slots.acquire();
-            let outcome = match run_local(step, engine) {
+            let outcome = match run_local(step, engine, engines.decode, folders) {
                 Ok(done) => Outcome::Masked(done),
                 Err(error) => Outcome::Failed(error),
             };
             (outcome, None)
         }
-        EngineKind::Photoshop => run_photoshop(work, engines, sender),
+        EngineKind::Photoshop => run_photoshop(work, engines, folders, sender),
     }
 }
 
@@ -495,6 +520,7 @@ fn run_step(
 fn run_photoshop(
     work: &Work,
     engines: &Engines,
+    folders: &folders::OutputFolders,
     sender: &mpsc::Sender<Message>,
 ) -> (Outcome, Option<String>) {
     let step = &work.step;
@@ -552,7 +578,7 @@ fn run_photoshop(
     };
     let outcome = match photoshop.wait(step, &job, mask_get.as_ref()) {
         Ok(mask) => match verify_size(step, &mask)
-            .and_then(|()| write_mask(step, &mask, work.observed.clone()))
+            .and_then(|()| write_mask(step, &mask, work.observed.clone(), folders))
         {
             Ok(done) => Outcome::Masked(done),
             Err(error) => Outcome::Failed(error),
@@ -629,7 +655,12 @@ fn verify_size(step: &Step, mask: &GrayImage) -> Result<(), String> {
 }
 
 /// Masks one image in-process: read and hash the exact bytes masked, run the engine.
-fn run_local(step: &Step, engine: &dyn Engine) -> Result<Done, String> {
+fn run_local(
+    step: &Step,
+    engine: &dyn Engine,
+    limits: DecodeLimits,
+    folders: &folders::OutputFolders,
+) -> Result<Done, String> {
     let (bytes, label) = match &step.input {
         Input::Local(path) => (
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?,
@@ -654,15 +685,26 @@ fn run_local(step: &Step, engine: &dyn Engine) -> Result<Done, String> {
             input: &label,
             bytes: &bytes,
             mask: step.mask,
+            limits,
         })
         .map_err(|e| describe_engine_error(&e))?;
-    write_mask(step, &mask, input)
+    // The input's bytes are not needed any more; free them before encoding.
+    drop(bytes);
+    write_mask(step, &mask, input, folders)
 }
 
-fn write_mask(step: &Step, mask: &GrayImage, input: InputRecord) -> Result<Done, String> {
+/// Writes the mask through its folder's handle. The error names the mask by its key: the
+/// lockfile stores it, so it must not hold a temporary file's random name.
+fn write_mask(
+    step: &Step,
+    mask: &GrayImage,
+    input: InputRecord,
+    folders: &folders::OutputFolders,
+) -> Result<Done, String> {
     let png = encode_png(mask)?;
-    fsutil::write_atomic(&step.output_path, &png)
-        .map_err(|e| format!("cannot write {}: {e}", step.output_path.display()))?;
+    folders
+        .write(&step.output_path, &png)
+        .map_err(|e| format!("cannot write {}: {}", step.key, fsutil::io_reason(&e)))?;
     Ok(Done {
         input,
         output: OutputRecord {
@@ -834,6 +876,7 @@ fn now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn shards_parse_and_partition_keys() {
@@ -850,5 +893,143 @@ mod tests {
             sizes[owners[0]] += 1;
         }
         assert!(sizes.iter().all(|&n| n > 50), "{sizes:?}");
+    }
+
+    /// An engine with a bug on one input. The panic has to come from somewhere: no input makes
+    /// the real decoders or model panic any more (the bombs that did are refused first), and
+    /// product code has no test hook, so the pool is driven here, in-process.
+    struct PanicsOn(&'static str);
+
+    impl Engine for PanicsOn {
+        fn mask(&self, request: &MaskRequest<'_>) -> Result<GrayImage, EngineError> {
+            if request.input.ends_with(self.0) {
+                panic!("index out of bounds in {}", request.input.display());
+            }
+            Ok(GrayImage::new(3, 2))
+        }
+    }
+
+    #[derive(Default)]
+    struct Collect(Vec<String>);
+
+    impl Reporter for Collect {
+        fn report(&mut self, event: Event<'_>) {
+            match event {
+                Event::Failed { step, error } => {
+                    self.0.push(format!("failed {}: {error}", step.key))
+                }
+                Event::Finished { step, .. } => self.0.push(format!("finished {}", step.key)),
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn a_panicking_image_fails_alone_and_the_others_finish() {
+        static ENGINE: PanicsOn = PanicsOn("photos/b.png");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("photos")).unwrap();
+        let work: Vec<Work> = ["a", "b", "c"]
+            .iter()
+            .map(|name| {
+                let input_source = format!("photos/{name}.png");
+                let input = dir.path().join(&input_source);
+                std::fs::write(&input, name.as_bytes()).unwrap();
+                let key = format!("masks/{name}.png");
+                let settings = BTreeMap::from([("mask".to_owned(), "soft".to_owned())]);
+                let engine = engine::local::identity();
+                let digest = fsutil::digest_bytes(name.as_bytes());
+                Work {
+                    step: Step {
+                        output_path: dir.path().join(&key),
+                        key,
+                        input_source: input_source.clone(),
+                        input: Input::Local(input),
+                        mask: crate::manifest::MaskMode::Soft,
+                        engine: EngineKind::Local,
+                        mask_url: None,
+                        mask_read_url: None,
+                        origin: crate::manifest::Pos::START,
+                        retouched: RetouchPolicy::default(),
+                    },
+                    action: Action::Create,
+                    desired: Desired {
+                        fingerprint: crate::lock::fingerprint(&digest, &settings, &engine),
+                        settings,
+                        engine,
+                    },
+                    observed: InputRecord {
+                        source: input_source,
+                        size: 1,
+                        digest,
+                    },
+                    resume: None,
+                }
+            })
+            .collect();
+        let folders =
+            folders::OutputFolders::open(work.iter().map(|w| w.step.output_path.as_path()))
+                .unwrap();
+        let engines = Engines {
+            local: Some(&ENGINE),
+            photoshop: None,
+            sensei: false,
+            stager: None,
+            local_slots: Slots::new(2),
+            decode: DecodeLimits::default(),
+        };
+        let options = Options {
+            jobs: 2,
+            ..Options::default()
+        };
+        let mut store = LockStore::open(&dir.path().join("maskflow.lock"), dir.path()).unwrap();
+        let (mut summary, mut reporter) = (Summary::default(), Collect::default());
+        run_pool(
+            work,
+            &engines,
+            &folders,
+            &options,
+            &mut store,
+            &mut summary,
+            &mut reporter,
+        )
+        .unwrap();
+
+        assert_eq!(
+            (summary.created, summary.failed),
+            (2, 1),
+            "{:?}",
+            reporter.0
+        );
+        let failure = reporter.0.iter().find(|e| e.starts_with("failed")).unwrap();
+        assert!(
+            failure.starts_with("failed masks/b.png: maskflow crashed"),
+            "{failure}"
+        );
+        assert!(failure.contains("index out of bounds in"), "{failure}");
+        let entry = &store.lock.images["masks/b.png"];
+        assert_eq!(entry.job.state, JobState::Failed);
+        assert!(
+            entry
+                .job
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("index out of bounds")
+        );
+        for done in ["a", "c"] {
+            assert!(dir.path().join(format!("masks/{done}.png")).exists());
+            assert_eq!(
+                store.lock.images[&format!("masks/{done}.png")].job.state,
+                JobState::Succeeded
+            );
+        }
+        // Recorded in the journal as it happened; the fold puts it in the lockfile.
+        store.save().unwrap();
+        let on_disk = std::fs::read_to_string(dir.path().join("maskflow.lock")).unwrap();
+        assert!(
+            on_disk.contains("index out of bounds"),
+            "the failure is saved"
+        );
     }
 }

@@ -62,11 +62,28 @@ pub enum Api {
 /// Why a job failed. Each renders in the sensei family and the v2 family.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    InputUnreachable { href: String },
-    UploadRefused { href: String },
-    Undecodable { href: String },
-    Injected { href: String, why: String },
-    Internal { href: String, message: String },
+    InputUnreachable {
+        href: String,
+    },
+    UploadRefused {
+        href: String,
+    },
+    Undecodable {
+        href: String,
+    },
+    /// Over the pixel limit, or truncated or damaged: refused with the decoder's reason.
+    Rejected {
+        href: String,
+        reason: String,
+    },
+    Injected {
+        href: String,
+        why: String,
+    },
+    Internal {
+        href: String,
+        message: String,
+    },
 }
 
 impl Failure {
@@ -94,6 +111,13 @@ impl Failure {
                 "Input validation failed",
                 href,
                 "The input is not a decodable PNG or JPEG image".to_owned(),
+            ),
+            Failure::Rejected { href, reason } => (
+                "InputValidationError",
+                400,
+                "Input validation failed",
+                href,
+                reason.clone(),
             ),
             Failure::Injected { href, why } => (
                 "UndefinedError",
@@ -128,6 +152,7 @@ impl Failure {
                 "invalid_input",
                 "The input is not a decodable PNG or JPEG image".to_owned(),
             ),
+            Failure::Rejected { reason, .. } => ("invalid_input", reason.clone()),
             Failure::Injected { why, .. } => ("runtime_error", why.clone()),
             Failure::Internal { message, .. } => ("runtime_error", message.clone()),
         };
@@ -242,7 +267,7 @@ pub struct Jobs {
 impl Jobs {
     /// Starts `workers` threads. The model loads in the background right away, so the
     /// first job does not pay for it and the emulator answers requests meanwhile.
-    pub fn start(workers: usize) -> Arc<Jobs> {
+    pub fn start(workers: usize, limits: engine::DecodeLimits) -> Arc<Jobs> {
         let (sender, receiver) = mpsc::channel();
         let jobs = Arc::new(Jobs::with_queue(sender));
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -253,6 +278,7 @@ impl Jobs {
         let shared = Arc::new(Shared {
             receiver: Mutex::new(receiver),
             cache: Mutex::new(HashMap::new()),
+            limits,
             agent: ureq::Agent::config_builder()
                 // Adobe does not follow redirects ("Photoshop APIs don't support redirect").
                 .max_redirects(0)
@@ -367,6 +393,8 @@ struct Shared {
     /// many times; re-running the model each time would put the emulator's own CPU on the
     /// client's critical path and make benchmarks of the client measure the model instead.
     cache: Mutex<HashMap<CacheKey, Arc<Vec<u8>>>>,
+    /// What decoding one input may cost.
+    limits: engine::DecodeLimits,
     agent: ureq::Agent,
 }
 
@@ -443,18 +471,27 @@ impl Shared {
             message,
         };
         let engine = engine::local_engine().map_err(|e| internal(e.to_string()))?;
-        let mask = engine
-            .mask(&MaskRequest {
-                input: Path::new(href),
-                bytes,
-                mask: mode,
-            })
-            .map_err(|e| match e {
-                EngineError::Decode { .. } => Failure::Undecodable {
-                    href: href.to_owned(),
-                },
-                other => internal(other.to_string()),
-            })?;
+        let request = MaskRequest {
+            input: Path::new(href),
+            bytes,
+            mask: mode,
+            limits: self.limits,
+        };
+        // A panic fails this job; unhandled it would end the worker, and every later job
+        // would wait forever.
+        let masked =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.mask(&request)))
+                .map_err(|panic| internal(crate::apply::panic_message(panic.as_ref())))?;
+        let mask = masked.map_err(|e| match e {
+            EngineError::Decode { .. } => Failure::Undecodable {
+                href: href.to_owned(),
+            },
+            e @ (EngineError::TooLarge { .. } | EngineError::Damaged { .. }) => Failure::Rejected {
+                href: href.to_owned(),
+                reason: e.to_string(),
+            },
+            other => internal(other.to_string()),
+        })?;
         let png = Arc::new(crate::apply::encode_png(&mask).map_err(internal)?);
         let mut cache = self.cache.lock().expect("cache lock");
         if cache.len() >= CACHE_ENTRIES {

@@ -87,6 +87,8 @@ pub struct Config {
     pub job_id_field: JobIdField,
     pub seed: Option<u64>,
     pub workers: usize,
+    /// Inputs with more pixels fail before they are decoded.
+    pub max_pixels: u64,
     /// Threads answering HTTP requests; none of them ever waits on the model.
     pub handlers: usize,
 }
@@ -117,6 +119,7 @@ impl Default for Config {
             job_id_field: JobIdField::JobUpperId,
             seed: None,
             workers: 2,
+            max_pixels: crate::engine::DEFAULT_MAX_PIXELS,
             handlers: 8,
         }
     }

@@ -52,7 +52,12 @@ pub fn start(config: Config) -> Result<Running, EmulateError> {
         .to_ip()
         .ok_or_else(|| bind_error("not an IP address".to_owned()))?;
     let base_url = format!("http://{local}");
-    let jobs = Jobs::start(config.workers);
+    let jobs = Jobs::start(
+        config.workers,
+        crate::engine::DecodeLimits {
+            max_pixels: config.max_pixels,
+        },
+    );
     let handlers = config.handlers.max(1);
     let state = Arc::new(State::new(config, base_url.clone(), jobs));
     let server = Arc::new(server);

@@ -79,10 +79,15 @@ impl LocalEngine {
     /// The soft mask for already-decoded RGB pixels.
     pub fn soft_mask(&self, rgb: &image::RgbImage) -> Result<GrayImage, String> {
         let (width, height) = rgb.dimensions();
-        let side = recipe::SIDE as usize;
         let input = recipe::preprocess(rgb.as_raw(), width, height);
+        self.infer(&input, width, height)
+    }
+
+    /// Runs the model on its 320x320 input and scales the result to `width` x `height`.
+    fn infer(&self, input: &[f32], width: u32, height: u32) -> Result<GrayImage, String> {
+        let side = recipe::SIDE as usize;
         let tensor =
-            Tensor::from_shape(&[1, 3, side, side], &input).map_err(|e| format!("{e:#}"))?;
+            Tensor::from_shape(&[1, 3, side, side], input).map_err(|e| format!("{e:#}"))?;
         let outputs = self
             .model
             .run(tvec!(tensor.into_tvalue()))
@@ -102,9 +107,13 @@ impl LocalEngine {
 
 impl Engine for LocalEngine {
     fn mask(&self, request: &MaskRequest<'_>) -> Result<GrayImage, EngineError> {
-        let rgb = decode_rgb(request.input, request.bytes)?;
+        let rgb = decode_rgb(request.input, request.bytes, request.limits)?;
+        let (width, height) = rgb.dimensions();
+        let input = recipe::preprocess(rgb.as_raw(), width, height);
+        // The full-size picture is no longer needed: free it before the full-size mask exists.
+        drop(rgb);
         let soft = self
-            .soft_mask(&rgb)
+            .infer(&input, width, height)
             .map_err(|message| EngineError::Inference {
                 path: request.input.to_owned(),
                 message,

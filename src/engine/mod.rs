@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use image::GrayImage;
 
+pub use decode::{DEFAULT_MAX_PIXELS, DecodeLimits, decode_gray};
+
 use crate::manifest::{EngineKind, MaskMode, PhotoshopSettings};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +21,22 @@ pub enum EngineError {
     Decode {
         path: PathBuf,
         source: image::ImageError,
+    },
+    #[error(
+        "image {} is {width}x{height} pixels, over the limit of {max_pixels} pixels; it was not decoded",
+        path.display()
+    )]
+    TooLarge {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
+    #[error("cannot decode image {}: the {format} is truncated or damaged: {reason}", path.display())]
+    Damaged {
+        path: PathBuf,
+        format: &'static str,
+        reason: String,
     },
     #[error("the embedded model is corrupt: sha256 {actual}, expected {expected}")]
     ModelDigest { expected: String, actual: String },
@@ -34,6 +52,12 @@ impl EngineError {
     pub fn hint(&self) -> Option<String> {
         match self {
             EngineError::Decode { .. } => Some("inputs must be PNG or JPEG images".to_owned()),
+            EngineError::TooLarge { .. } => Some(
+                "raise `limits.max_pixels` in the manifest (or pass --max-pixels) if the machine has the memory, or downscale the image".to_owned(),
+            ),
+            EngineError::Damaged { .. } => {
+                Some("re-export or download the file again; a mask of it would be wrong".to_owned())
+            }
             EngineError::ModelDigest { .. } => {
                 Some("the binary is damaged; rebuild or reinstall maskflow".to_owned())
             }
@@ -53,6 +77,8 @@ pub struct MaskRequest<'a> {
     /// The input's bytes, read once so the digest recorded is of exactly what was masked.
     pub bytes: &'a [u8],
     pub mask: MaskMode,
+    /// How much decoding the input may cost.
+    pub limits: DecodeLimits,
 }
 
 /// An engine that runs in-process and finishes within `mask`. Remote engines

@@ -452,6 +452,17 @@ impl<'a> Expansion<'a> {
                 return None;
             }
         };
+        if let Err(why) = super::pathlimits::check(&self.loaded.dir, &key) {
+            self.problem_at(
+                pointer,
+                &format!(
+                    "output `{}` {why}",
+                    shorten(&rendered.escape_debug().to_string())
+                ),
+                Some("output paths must be names the filesystem can hold"),
+            );
+            return None;
+        }
         if !key.to_ascii_lowercase().ends_with(".png") {
             self.problem_at(
                 pointer,
@@ -569,6 +580,15 @@ impl<'a> Expansion<'a> {
         self.steps
             .retain(|s| !(from_glob.contains(&s.key) && outputs.contains(&s.input_source)));
         Ok(self.steps)
+    }
+}
+
+/// At most 80 characters of `text`, for messages about names too long to show whole.
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= 80 {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(60).collect::<String>())
     }
 }
 

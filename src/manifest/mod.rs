@@ -6,6 +6,7 @@
 
 mod expand;
 mod model;
+mod pathlimits;
 mod schema;
 mod templates;
 pub mod yaml;
@@ -17,8 +18,9 @@ use std::sync::Arc;
 use expand::expand;
 pub use expand::{Input, Step};
 pub use model::{
-    CredentialVars, DEFAULT_OUTPUT, Defaults, EngineKind, ImageEntry, Limits, Manifest, MaskMode,
-    Optimize, PhotoshopApi, PhotoshopSettings, RetouchPolicy, StorageKind, VarValue, schema_json,
+    CredentialVars, DEFAULT_OUTPUT, Defaults, EngineKind, ImageEntry, ImageLimits, Limits,
+    Manifest, MaskMode, Optimize, PhotoshopApi, PhotoshopSettings, RetouchPolicy, StorageKind,
+    VarValue, schema_json,
 };
 use serde_saphyr::Spanned;
 use yaml::Node;

@@ -30,9 +30,37 @@ pub struct Manifest {
     /// `s3://`, `az://` and `gs://` URLs are reached and signed.
     #[serde(default)]
     pub storage: crate::storage::StorageSettings,
+    /// Bounds on what one image may cost.
+    #[serde(default)]
+    pub limits: ImageLimits,
     /// The images to mask: each entry is one file (`input`) or many (`glob`).
     #[schemars(length(min = 1))]
     pub images: Vec<ImageEntry>,
+}
+
+/// Bounds on what one image may cost, so that one hostile or unlucky file fails alone
+/// instead of exhausting the machine.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageLimits {
+    /// Inputs with more pixels (width x height, read from the file's header) fail before they
+    /// are decoded. Decoding costs up to about 11 bytes a pixel: the default, 100 million,
+    /// lets two images in flight fit a 7 GB CI runner. `apply --max-pixels` overrides it.
+    #[serde(default = "default_max_pixels")]
+    #[schemars(range(min = 1))]
+    pub max_pixels: u64,
+}
+
+impl Default for ImageLimits {
+    fn default() -> Self {
+        Self {
+            max_pixels: default_max_pixels(),
+        }
+    }
+}
+
+fn default_max_pixels() -> u64 {
+    crate::engine::DEFAULT_MAX_PIXELS
 }
 
 /// A template variable: a string, number or boolean.

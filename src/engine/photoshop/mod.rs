@@ -326,13 +326,20 @@ impl Photoshop {
                 }
             }
         };
-        let image = image::load_from_memory(&bytes).map_err(|e| {
+        // The service's mask has its input's size, which Adobe caps at 100 MP: the default
+        // limit bounds what a broken or hostile endpoint can make us allocate.
+        let shown = source.redacted();
+        let mask = crate::engine::decode_gray(
+            std::path::Path::new(&shown),
+            &bytes,
+            crate::engine::DecodeLimits::default(),
+        )
+        .map_err(|e| {
             WaitError::Failed(format!(
-                "job {job} succeeded, but {} is not an image: {e}",
-                source.redacted()
+                "job {job} succeeded, but its mask cannot be used: {e}"
             ))
         })?;
-        Ok(crate::engine::finish_mask(image.to_luma8(), step.mask))
+        Ok(crate::engine::finish_mask(mask, step.mask))
     }
 
     fn status_url(&self, job: &str) -> String {
