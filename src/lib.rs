@@ -38,17 +38,6 @@ pub enum Error {
     Engine(#[from] engine::EngineError),
     #[error(transparent)]
     Emulate(#[from] emulate::EmulateError),
-    #[error("cannot read input {} of image {key}: {source}", path.display())]
-    Input {
-        key: String,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot read input of image {key}: {source}")]
-    Remote {
-        key: String,
-        source: remote::RemoteError,
-    },
     #[error("this run would submit {submits} paid jobs, more than --max-submits {max}")]
     TooManySubmits { submits: usize, max: usize },
     #[error("{}: {source}", path.display())]
@@ -81,10 +70,7 @@ impl Error {
             Error::TooManySubmits { .. } => Some(
                 "raise --max-submits, or run part of the images with --only or --shard".to_owned(),
             ),
-            Error::Remote { .. } => {
-                Some("check that the URL is reachable and not expired".to_owned())
-            }
-            Error::Input { .. } | Error::Io { .. } => None,
+            Error::Io { .. } => None,
         }
     }
 }

@@ -72,9 +72,16 @@ impl fmt::Display for Reason {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     Create,
-    Update { reasons: Vec<Reason> },
+    Update {
+        reasons: Vec<Reason>,
+    },
     Unchanged,
     Orphaned,
+    /// The input could not be read (a URL that answers 404, a file gone or unreadable): this
+    /// image fails on its own, and its lockfile entry stays as it was.
+    Unreadable {
+        error: String,
+    },
 }
 
 impl Action {
@@ -84,6 +91,7 @@ impl Action {
             Action::Update { .. } => "update",
             Action::Unchanged => "unchanged",
             Action::Orphaned => "orphaned",
+            Action::Unreadable { .. } => "unreadable",
         }
     }
 }
@@ -105,6 +113,7 @@ pub struct Counts {
     pub update: usize,
     pub unchanged: usize,
     pub orphaned: usize,
+    pub unreadable: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -121,21 +130,51 @@ impl Plan {
                 Action::Update { .. } => counts.update += 1,
                 Action::Unchanged => counts.unchanged += 1,
                 Action::Orphaned => counts.orphaned += 1,
+                Action::Unreadable { .. } => counts.unreadable += 1,
             }
         }
         counts
     }
 
-    /// Whether applying would change anything.
+    /// Whether applying would change anything (an unreadable input changes nothing).
     pub fn has_changes(&self) -> bool {
-        self.items.iter().any(|i| i.action != Action::Unchanged)
+        self.items
+            .iter()
+            .any(|i| !matches!(i.action, Action::Unchanged | Action::Unreadable { .. }))
+    }
+
+    /// Whether some input could not be read: `plan` then exits 1, after showing the rest.
+    pub fn has_failures(&self) -> bool {
+        self.items
+            .iter()
+            .any(|i| matches!(i.action, Action::Unreadable { .. }))
     }
 }
 
 /// Diffs `steps` (with what was observed on disk and what is desired) against `lock`.
 pub fn diff(steps: Vec<(Step, Observation, Desired)>, lock: &Lockfile) -> Plan {
-    let mut items = Vec::with_capacity(steps.len());
+    diff_with_unreadable(steps, Vec::new(), lock)
+}
+
+/// [`diff`], plus the steps whose input could not be read, with why. Those are still in the
+/// manifest, so their lockfile entries are not orphaned.
+pub fn diff_with_unreadable(
+    steps: Vec<(Step, Observation, Desired)>,
+    unreadable: Vec<(Step, String)>,
+    lock: &Lockfile,
+) -> Plan {
+    let mut items = Vec::with_capacity(steps.len() + unreadable.len());
     let mut present = HashSet::new();
+    for (step, error) in unreadable {
+        present.insert(step.key.clone());
+        items.push(Item {
+            key: step.key.clone(),
+            action: Action::Unreadable { error },
+            step: Some(step),
+            desired: None,
+            observation: None,
+        });
+    }
     for (step, observation, desired) in steps {
         present.insert(step.key.clone());
         let action = match lock.images.get(&step.key) {
@@ -386,6 +425,19 @@ mod tests {
             action_for(Some(in_flight), observed("i2", None), changed),
             Action::Update { reasons } if reasons.contains(&Reason::InputChanged)
         ));
+    }
+
+    #[test]
+    fn an_unreadable_input_is_neither_a_change_nor_an_orphan() {
+        let mut lock = Lockfile::default();
+        lock.images.insert("k".into(), locked("i1", "soft", "o1"));
+        let plan =
+            diff_with_unreadable(vec![], vec![(step("k"), "GET answered 404".into())], &lock);
+        assert_eq!(plan.items.len(), 1);
+        assert!(matches!(plan.items[0].action, Action::Unreadable { .. }));
+        assert!(!plan.has_changes());
+        assert!(plan.has_failures());
+        assert_eq!(plan.counts().unreadable, 1);
     }
 
     #[test]

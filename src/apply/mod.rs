@@ -161,6 +161,7 @@ pub fn apply(
     let mut summary = Summary::default();
     let mut work = Vec::new();
     let mut orphans = Vec::new();
+    let mut unreadable = Vec::new();
     if let Some(shard) = options.shard {
         // A shard's lockfile holds its own entries only, so that merging shards cannot meet
         // two versions of one entry.
@@ -181,6 +182,8 @@ pub fn apply(
         match (action, item.step, item.desired, item.observation) {
             (Action::Orphaned, _, _, _) => orphans.push(item.key),
             (Action::Unchanged, _, _, _) => summary.unchanged += 1,
+            // Fails alone, and leaves its lockfile entry as the last run that could read it left it.
+            (Action::Unreadable { error }, Some(step), _, _) => unreadable.push((step, error)),
             (action, Some(step), Some(desired), Some(observation)) => {
                 let resume = match &action {
                     Action::Update { reasons } => reasons.iter().find_map(|r| match r {
@@ -222,6 +225,10 @@ pub fn apply(
         )?;
     }
     store.save()?;
+    for (step, error) in &unreadable {
+        summary.failed += 1;
+        reporter.report(Event::Failed { step, error });
+    }
     reporter.report(Event::ApplyStarted { to_run: work.len() });
     run_pool(work, &engines, options, store, &mut summary, reporter)?;
     summary.seconds = started.elapsed().as_secs_f64();

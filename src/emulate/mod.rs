@@ -12,10 +12,11 @@ pub mod limits;
 pub mod routes;
 mod server;
 pub mod validate;
+mod wire;
 
 use std::time::Duration;
 
-pub use server::{Running, start};
+pub use server::{HEADER_TIMEOUT, IDLE_TIMEOUT, Running, start};
 
 /// How `Retry-After` is sent on 429s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -87,8 +88,10 @@ pub struct Config {
     pub job_id_field: JobIdField,
     pub seed: Option<u64>,
     pub workers: usize,
-    /// Threads answering HTTP requests; none of them ever waits on the model.
-    pub handlers: usize,
+    /// Largest request head (request line and headers) read; larger ones get 431.
+    pub max_header_bytes: usize,
+    /// Connections served at once, one thread each; more get 503.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -117,7 +120,8 @@ impl Default for Config {
             job_id_field: JobIdField::JobUpperId,
             seed: None,
             workers: 2,
-            handlers: 8,
+            max_header_bytes: 64 * 1024,
+            max_connections: 256,
         }
     }
 }
