@@ -148,6 +148,16 @@ impl Reporter for Json {
         let warnings = std::mem::take(&mut self.warnings);
         if one_document {
             if !warnings.is_empty() {
+                // Inside a document they are data, not events.
+                let warnings = warnings
+                    .into_iter()
+                    .map(|mut w| {
+                        if let Some(fields) = w.as_object_mut() {
+                            fields.remove("event");
+                        }
+                        w
+                    })
+                    .collect();
                 value["warnings"] = Value::Array(warnings);
             }
         } else {
