@@ -91,21 +91,20 @@ impl Reporter for Github {
                     if diagnostics.len() == 1 { "" } else { "s" }
                 ));
             }
-            Event::Skipped { skipped, at } => {
-                if self.warnings < MAX_ANNOTATIONS {
-                    self.warnings += 1;
-                    let message = escape_data(&escape::text(&super::skipped_message(skipped)));
-                    let place = match at {
-                        Some((source, pos)) => format!(
-                            " file={},line={},col={}",
-                            escape_property(&escape::path(&source.path)),
-                            pos.line,
-                            pos.column
-                        ),
-                        None => String::new(),
-                    };
-                    self.command(&format!("::warning{place}::{message}"));
-                }
+            // GitHub shows 10 warnings per step; the human log below lists them all.
+            Event::Skipped { skipped, at } if self.warnings < MAX_ANNOTATIONS => {
+                self.warnings += 1;
+                let message = escape_data(&escape::text(&super::skipped_message(skipped)));
+                let place = match at {
+                    Some((source, pos)) => format!(
+                        " file={},line={},col={}",
+                        escape_property(&escape::path(&source.path)),
+                        pos.line,
+                        pos.column
+                    ),
+                    None => String::new(),
+                };
+                self.command(&format!("::warning{place}::{message}"));
             }
             Event::Plan(plan) => {
                 let counts = plan.counts();
