@@ -226,9 +226,11 @@ mod tests {
         assert_eq!(find(&absolute).files.len(), 1);
     }
 
-    #[cfg(unix)]
+    // Linux file systems take any bytes in a name; macOS's refuse names that are not UTF-8.
+    #[cfg(target_os = "linux")]
     #[test]
     fn symlink_loops_end_and_odd_names_are_skipped() {
+        use std::ffi::OsStr;
         use std::os::unix::ffi::OsStrExt;
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
@@ -246,6 +248,4 @@ mod tests {
             }]
         );
     }
-
-    use std::ffi::OsStr;
 }
