@@ -195,4 +195,18 @@ pub struct EmulateArgs {
     #[arg(long, value_name = "N", default_value_t = crate::engine::DEFAULT_MAX_PIXELS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_pixels: u64,
+    /// Largest request head (request line and headers) read, in bytes; larger ones get 431.
+    #[arg(long, value_name = "BYTES", default_value_t = 65536, value_parser = parse_at_least_1k)]
+    pub max_header_bytes: usize,
+    /// Connections served at once (one thread each); more get 503 and are closed.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_connections: u16,
+}
+
+/// A request head must hold at least a request line and a few headers.
+fn parse_at_least_1k(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1024 => Ok(n),
+        _ => Err(format!("`{text}` is not a byte count of at least 1024")),
+    }
 }

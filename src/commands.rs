@@ -50,12 +50,20 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn load(cli: &Cli) -> Result<(Loaded, Vec<Step>), Error> {
-    Ok(manifest::load(&cli.manifest)?)
+/// Loads the manifest and reports what its globs had to skip.
+fn load(cli: &Cli, reporter: &mut dyn Reporter) -> Result<(Loaded, Vec<Step>), Error> {
+    let (loaded, steps) = manifest::load(&cli.manifest)?;
+    for warning in &loaded.warnings {
+        reporter.report(Event::Skipped {
+            skipped: &warning.skipped,
+            at: Some((&loaded.source, warning.pos)),
+        });
+    }
+    Ok((loaded, steps))
 }
 
 fn validate(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
-    let (_, steps) = load(cli)?;
+    let (_, steps) = load(cli, reporter)?;
     reporter.report(Event::Valid {
         manifest: &cli.manifest,
         images: steps.len(),
@@ -64,12 +72,13 @@ fn validate(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
 }
 
 fn plan(cli: &Cli, args: &PlanArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
-    let (loaded, steps) = load(cli)?;
+    let (loaded, steps) = load(cli, reporter)?;
     let store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
-    let plan = make_plan(steps, &store, &loaded.manifest.photoshop)?;
+    let plan = make_plan(steps, &store, &loaded.manifest.photoshop);
     reporter.report(Event::Plan(&plan));
-    Ok(if plan.has_refusals() {
-        // `retouched: fail` makes a retouched mask an error, for plan as for apply.
+    // As Terraform: the plan is shown whole, and an input that cannot be read is an error;
+    // so is a retouched mask under `retouched: fail`.
+    Ok(if plan.has_failures() || plan.has_refusals() {
         exit::ERROR
     } else if args.detailed_exitcode && (plan.has_changes() || plan.has_conflicts()) {
         exit::CHANGES
@@ -79,7 +88,7 @@ fn plan(cli: &Cli, args: &PlanArgs, reporter: &mut dyn Reporter) -> Result<u8, E
 }
 
 fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
-    let (loaded, steps) = load(cli)?;
+    let (loaded, steps) = load(cli, reporter)?;
     let _exclusive = lock_manifest(&cli.manifest)?;
     let folders: std::collections::BTreeSet<&std::path::Path> = steps
         .iter()
@@ -93,7 +102,7 @@ fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8,
         })?;
     }
     let mut store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
-    let plan = make_plan(steps, &store, &loaded.manifest.photoshop)?;
+    let plan = make_plan(steps, &store, &loaded.manifest.photoshop);
     let options = apply::Options {
         jobs: args.jobs.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
@@ -121,10 +130,10 @@ fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8,
 }
 
 fn adopt(cli: &Cli, args: &AdoptArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
-    let (loaded, steps) = load(cli)?;
+    let (loaded, steps) = load(cli, reporter)?;
     let _exclusive = lock_manifest(&cli.manifest)?;
     let mut store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
-    let plan = make_plan(steps, &store, &loaded.manifest.photoshop)?;
+    let plan = make_plan(steps, &store, &loaded.manifest.photoshop);
     let outcome = adopt::adopt(plan, &args.globs, &mut store, reporter)?;
     Ok(if outcome.failed > 0 {
         exit::ERROR
@@ -157,7 +166,8 @@ fn serve_emulator(args: &EmulateArgs, reporter: &mut dyn Reporter) -> Result<u8,
         seed: args.seed,
         workers: usize::from(args.workers),
         max_pixels: args.max_pixels,
-        handlers: defaults.handlers,
+        max_header_bytes: args.max_header_bytes,
+        max_connections: usize::from(args.max_connections),
     };
     let running = emulate::start(config)?;
     let config = &running.state.config;
@@ -220,7 +230,7 @@ fn lock_manifest(path: &std::path::Path) -> Result<std::fs::File, Error> {
 
 /// Asks the service about every job the lockfile records as in flight.
 fn status(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
-    let (loaded, _) = load(cli)?;
+    let (loaded, _) = load(cli, reporter)?;
     let store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
     let settings = &loaded.manifest.photoshop;
     let in_flight: Vec<(&String, &lock::LockEntry)> = store
@@ -269,49 +279,51 @@ fn status(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
 }
 
 /// Hashes inputs and existing outputs, then diffs against the lock. Remote inputs are
-/// downloaded to be hashed: their bytes, not their URL, identify them.
-fn make_plan(
-    steps: Vec<Step>,
-    store: &LockStore,
-    photoshop: &manifest::PhotoshopSettings,
-) -> Result<Plan, Error> {
+/// downloaded to be hashed: their bytes, not their URL, identify them. An input that cannot
+/// be read fails its own image only: it is planned as unreadable, with why.
+fn make_plan(steps: Vec<Step>, store: &LockStore, photoshop: &manifest::PhotoshopSettings) -> Plan {
     let agent = crate::remote::agent(crate::remote::TRANSFER_TIMEOUT);
-    let observed = steps
-        .into_iter()
-        .map(|step| {
-            let (size, digest) = match &step.input {
-                Input::Local(path) => fsutil::digest_file(path).map_err(|source| Error::Input {
-                    key: step.key.clone(),
-                    path: path.clone(),
-                    source,
-                })?,
-                Input::Remote(url) => {
-                    crate::remote::digest(&agent, url, crate::remote::MAX_DOWNLOAD_BYTES).map_err(
-                        |source| Error::Remote {
-                            key: step.key.clone(),
-                            source,
-                        },
-                    )?
-                }
-            };
-            let output = fsutil::digest_file(&step.output_path).ok();
-            let settings = engine::settings(step.engine, step.mask, photoshop);
-            let engine = engine::identity(step.engine, photoshop);
-            let desired = Desired {
-                fingerprint: lock::fingerprint(&digest, &settings, &engine),
-                settings,
-                engine,
-            };
-            let observation = Observation {
-                input: crate::lock::InputRecord {
-                    source: step.input_source.clone(),
-                    size,
-                    digest,
-                },
-                output,
-            };
-            Ok((step, observation, desired))
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
-    Ok(plan::diff(observed, &store.lock))
+    let mut observed = Vec::with_capacity(steps.len());
+    let mut unreadable = Vec::new();
+    for step in steps {
+        let read = match &step.input {
+            Input::Local(path) => fsutil::digest_file(path)
+                .map_err(|e| format!("cannot read {}: {e}", step.input_source)),
+            Input::Remote(url) => {
+                crate::remote::digest(&agent, url, crate::remote::MAX_DOWNLOAD_BYTES)
+                    .map_err(|e| crate::redact::redact_text(&e.to_string()))
+            }
+        };
+        match read {
+            Ok((size, digest)) => observed.push(observe(step, size, digest, photoshop)),
+            Err(error) => unreadable.push((step, error)),
+        }
+    }
+    plan::diff_with_unreadable(observed, unreadable, &store.lock)
+}
+
+/// What planning found for one readable step, and what the manifest wants of it.
+fn observe(
+    step: Step,
+    size: u64,
+    digest: String,
+    photoshop: &manifest::PhotoshopSettings,
+) -> (Step, Observation, Desired) {
+    let output = fsutil::digest_file(&step.output_path).ok();
+    let settings = engine::settings(step.engine, step.mask, photoshop);
+    let engine = engine::identity(step.engine, photoshop);
+    let desired = Desired {
+        fingerprint: lock::fingerprint(&digest, &settings, &engine),
+        settings,
+        engine,
+    };
+    let observation = Observation {
+        input: crate::lock::InputRecord {
+            source: step.input_source.clone(),
+            size,
+            digest,
+        },
+        output,
+    };
+    (step, observation, desired)
 }

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use crate::manifest::SkippedName;
 use crate::report::{Event, Reporter};
 use crate::{Error, exit, fsutil};
 
@@ -16,10 +17,14 @@ pub fn init(dir: &Path, force: bool, reporter: &mut dyn Reporter) -> Result<u8, 
         return Err(Error::InitExists { path });
     }
     let mut images = Vec::new();
-    collect_images(dir, dir, 0, &mut images).map_err(|source| Error::Io {
+    let mut skipped = Vec::new();
+    collect_images(dir, dir, 0, &mut images, &mut skipped).map_err(|source| Error::Io {
         path: dir.to_owned(),
         source,
     })?;
+    for skipped in &skipped {
+        reporter.report(Event::Skipped { skipped, at: None });
+    }
     if images.is_empty() {
         return Err(Error::InitEmpty {
             dir: dir.to_owned(),
@@ -42,6 +47,7 @@ fn collect_images(
     dir: &Path,
     depth: usize,
     found: &mut Vec<PathBuf>,
+    skipped: &mut Vec<SkippedName>,
 ) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
@@ -52,8 +58,20 @@ fn collect_images(
             continue;
         }
         let file_type = entry.file_type()?;
+        // A glob written from a lossy name would match nothing, and the manifest is text:
+        // leave the name out, and say so.
+        if entry.file_name().to_str().is_none() {
+            if file_type.is_dir() || (file_type.is_file() && is_image(&name)) {
+                let path = entry.path();
+                skipped.push(SkippedName {
+                    path: path.strip_prefix(root).unwrap_or(&path).to_owned(),
+                    is_dir: file_type.is_dir(),
+                });
+            }
+            continue;
+        }
         if file_type.is_dir() && depth < MAX_DEPTH {
-            collect_images(root, &entry.path(), depth + 1, found)?;
+            collect_images(root, &entry.path(), depth + 1, found, skipped)?;
         } else if file_type.is_file() && is_image(&name) {
             found.push(
                 entry
@@ -91,10 +109,12 @@ fn starter_manifest(images: &[PathBuf]) -> String {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // Folder names may hold `[`, `*` or `?`: match them literally.
+        let (glob_dir, glob_ext) = (glob::Pattern::escape(&dir), glob::Pattern::escape(&ext));
         globs.insert(if dir.is_empty() {
-            format!("*.{ext}")
+            format!("*.{glob_ext}")
         } else {
-            format!("{dir}/*.{ext}")
+            format!("{glob_dir}/*.{glob_ext}")
         });
         *stems.entry((dir, stem)).or_default() += 1;
     }
@@ -128,7 +148,10 @@ fn starter_manifest(images: &[PathBuf]) -> String {
          images:\n",
     );
     for glob in &globs {
-        text.push_str(&format!("  - glob: \"{glob}\"\n"));
+        // A JSON string is a YAML double-quoted scalar: quotes, backslashes and control
+        // characters in folder names stay inside it.
+        let quoted = serde_json::to_string(glob).expect("a string serializes");
+        text.push_str(&format!("  - glob: {quoted}\n"));
     }
     text.push_str(
         "  # One file, with its own settings:\n\
@@ -153,6 +176,12 @@ mod tests {
         assert!(text.contains("- glob: \"photos/*.png\""));
         assert!(text.contains("- glob: \"*.jpg\""));
         assert!(text.contains("masks/{{ dir }}/{{ stem }}.png"));
+    }
+
+    #[test]
+    fn odd_folder_names_stay_literal_and_quoted() {
+        let text = starter_manifest(&[PathBuf::from("a\"b [1]/c.png")]);
+        assert!(text.contains(r#"- glob: "a\"b [[]1[]]/*.png""#), "{text}");
     }
 
     #[test]

@@ -43,17 +43,6 @@ pub enum Error {
     Emulate(#[from] emulate::EmulateError),
     #[error(transparent)]
     OutputFolder(#[from] apply::FolderError),
-    #[error("cannot read input {} of image {key}: {source}", path.display())]
-    Input {
-        key: String,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot read input of image {key}: {source}")]
-    Remote {
-        key: String,
-        source: remote::RemoteError,
-    },
     #[error("this run would submit {submits} paid jobs, more than --max-submits {max}")]
     TooManySubmits { submits: usize, max: usize },
     #[error("{}: {source}", path.display())]
@@ -97,10 +86,7 @@ impl Error {
                 "make the folder writable, or point `output` elsewhere; no image was masked"
                     .to_owned(),
             ),
-            Error::Remote { .. } => {
-                Some("check that the URL is reachable and not expired".to_owned())
-            }
-            Error::Input { .. } | Error::Io { .. } => None,
+            Error::Io { .. } => None,
         }
     }
 }

@@ -89,6 +89,11 @@ pub enum Action {
     Conflict {
         reasons: Vec<Reason>,
     },
+    /// The input could not be read (a URL that answers 404, a file gone or unreadable): this
+    /// image fails on its own, and its lockfile entry stays as it was.
+    Unreadable {
+        error: String,
+    },
 }
 
 impl Action {
@@ -100,6 +105,7 @@ impl Action {
             Action::Orphaned => "orphaned",
             Action::Kept { .. } => "kept",
             Action::Conflict { .. } => "conflict",
+            Action::Unreadable { .. } => "unreadable",
         }
     }
 
@@ -134,6 +140,7 @@ pub struct Counts {
     /// Masks modified outside maskflow, left in place (any policy but `remake`).
     pub kept: usize,
     pub conflict: usize,
+    pub unreadable: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +159,7 @@ impl Plan {
                 Action::Orphaned => counts.orphaned += 1,
                 Action::Kept { .. } => counts.kept += 1,
                 Action::Conflict { .. } => counts.conflict += 1,
+                Action::Unreadable { .. } => counts.unreadable += 1,
             }
         }
         counts
@@ -182,12 +190,40 @@ impl Plan {
             )
         })
     }
+
+    /// Whether some input could not be read: `plan` then exits 1, after showing the rest.
+    pub fn has_failures(&self) -> bool {
+        self.items
+            .iter()
+            .any(|i| matches!(i.action, Action::Unreadable { .. }))
+    }
 }
 
 /// Diffs `steps` (with what was observed on disk and what is desired) against `lock`.
 pub fn diff(steps: Vec<(Step, Observation, Desired)>, lock: &Lockfile) -> Plan {
-    let mut items = Vec::with_capacity(steps.len());
+    diff_with_unreadable(steps, Vec::new(), lock)
+}
+
+/// [`diff`], plus the steps whose input could not be read, with why. Those are still in the
+/// manifest, so their lockfile entries are not orphaned.
+pub fn diff_with_unreadable(
+    steps: Vec<(Step, Observation, Desired)>,
+    unreadable: Vec<(Step, String)>,
+    lock: &Lockfile,
+) -> Plan {
+    let mut items = Vec::with_capacity(steps.len() + unreadable.len());
     let mut present = HashSet::new();
+    for (step, error) in unreadable {
+        present.insert(step.key.clone());
+        items.push(Item {
+            key: step.key.clone(),
+            action: Action::Unreadable { error },
+            origin: lock.images.get(&step.key).map(|e| e.origin),
+            step: Some(step),
+            desired: None,
+            observation: None,
+        });
+    }
     for (step, observation, desired) in steps {
         present.insert(step.key.clone());
         let action = match lock.images.get(&step.key) {
@@ -581,6 +617,19 @@ mod tests {
         );
         assert_eq!(plan.items[0].origin, Some(Origin::Manual));
         assert!(plan.has_conflicts() && !plan.has_changes());
+    }
+
+    #[test]
+    fn an_unreadable_input_is_neither_a_change_nor_an_orphan() {
+        let mut lock = Lockfile::default();
+        lock.images.insert("k".into(), locked("i1", "soft", "o1"));
+        let plan =
+            diff_with_unreadable(vec![], vec![(step("k"), "GET answered 404".into())], &lock);
+        assert_eq!(plan.items.len(), 1);
+        assert!(matches!(plan.items[0].action, Action::Unreadable { .. }));
+        assert!(!plan.has_changes());
+        assert!(plan.has_failures());
+        assert_eq!(plan.counts().unreadable, 1);
     }
 
     #[test]

@@ -187,6 +187,7 @@ pub fn apply(
     });
     // Masks someone else wrote, which this run leaves alone.
     let mut held = Vec::new();
+    let mut unreadable = Vec::new();
     if let Some(shard) = options.shard {
         // A shard's lockfile holds its own entries only, so that merging shards cannot meet
         // two versions of one entry.
@@ -217,6 +218,8 @@ pub fn apply(
             (action @ (Action::Kept { .. } | Action::Conflict { .. }), Some(step), _, _) => {
                 held.push((step, action));
             }
+            // Fails alone, and leaves its lockfile entry as the last run that could read it left it.
+            (Action::Unreadable { error }, Some(step), _, _) => unreadable.push((step, error)),
             (action, Some(step), Some(desired), Some(observation)) => {
                 let resume = match &action {
                     Action::Update { reasons } => reasons.iter().find_map(|r| match r {
@@ -263,6 +266,10 @@ pub fn apply(
     store.save()?;
     for (step, action) in &held {
         report_held(step, action, &mut summary, reporter);
+    }
+    for (step, error) in &unreadable {
+        summary.failed += 1;
+        reporter.report(Event::Failed { step, error });
     }
     reporter.report(Event::ApplyStarted { to_run: work.len() });
     let ran = run_pool(

@@ -1,5 +1,5 @@
 //! The emulator's own small HTTP model: routes take a `Request` and give a `Response`, so
-//! they can be tested without sockets; `server` translates to and from tiny_http.
+//! they can be tested without sockets; `wire` reads and writes them on connections.
 
 use serde_json::Value;
 

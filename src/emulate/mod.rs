@@ -12,10 +12,11 @@ pub mod limits;
 pub mod routes;
 mod server;
 pub mod validate;
+mod wire;
 
 use std::time::Duration;
 
-pub use server::{Running, start};
+pub use server::{HEADER_TIMEOUT, IDLE_TIMEOUT, Running, start};
 
 /// How `Retry-After` is sent on 429s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -89,8 +90,10 @@ pub struct Config {
     pub workers: usize,
     /// Inputs with more pixels fail before they are decoded.
     pub max_pixels: u64,
-    /// Threads answering HTTP requests; none of them ever waits on the model.
-    pub handlers: usize,
+    /// Largest request head (request line and headers) read; larger ones get 431.
+    pub max_header_bytes: usize,
+    /// Connections served at once, one thread each; more get 503.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -120,7 +123,8 @@ impl Default for Config {
             seed: None,
             workers: 2,
             max_pixels: crate::engine::DEFAULT_MAX_PIXELS,
-            handlers: 8,
+            max_header_bytes: 64 * 1024,
+            max_connections: 256,
         }
     }
 }

@@ -6,7 +6,9 @@ use std::path::{Component, Path, PathBuf};
 
 use super::model::PhotoshopApi;
 use super::templates::{ImageValues, TemplateError, Templates};
-use super::{Diagnostic, EngineKind, Loaded, ManifestError, MaskMode, Pos, RetouchPolicy, yaml};
+use super::{
+    Diagnostic, EngineKind, Loaded, ManifestError, MaskMode, Pos, RetouchPolicy, Warning, yaml,
+};
 use crate::redact::SecretUrl;
 use crate::storage::{Method, ObjectUrl, Signer};
 use std::sync::Arc;
@@ -50,9 +52,9 @@ impl Input {
     }
 }
 
-/// Resolves every image of the manifest, or reports every problem found (including the
-/// schema problems `load` set aside).
-pub fn expand(loaded: &Loaded) -> Result<Vec<Step>, ManifestError> {
+/// Resolves every image of the manifest, with the files its globs had to skip, or reports
+/// every problem found (including the schema problems `load` set aside).
+pub fn expand(loaded: &Loaded) -> Result<(Vec<Step>, Vec<Warning>), ManifestError> {
     let mut expansion = Expansion::new(loaded);
     if let Some(Some(Err(message))) = loaded
         .manifest
@@ -88,6 +90,7 @@ struct Expansion<'a> {
     from_glob: HashSet<String>,
     outputs: HashMap<String, Pos>,
     problems: Vec<Diagnostic>,
+    warnings: Vec<Warning>,
 }
 
 impl<'a> Expansion<'a> {
@@ -110,6 +113,7 @@ impl<'a> Expansion<'a> {
             from_glob: HashSet::new(),
             outputs: HashMap::new(),
             problems: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -392,42 +396,46 @@ impl<'a> Expansion<'a> {
             );
             return None;
         }
-        let pattern = if Path::new(&rendered).is_absolute() {
-            rendered.clone()
-        } else {
-            let base = glob::Pattern::escape(&self.loaded.dir.to_string_lossy());
-            format!("{base}/{rendered}")
-        };
-        let options = glob::MatchOptions {
-            case_sensitive: true,
-            require_literal_separator: true,
-            // Hidden files include our own temporary files; never treat them as images.
-            require_literal_leading_dot: true,
-        };
-        let paths = match glob::glob_with(&pattern, options) {
-            Ok(paths) => paths,
-            Err(e) => {
+        let found = match super::glob::find(&self.loaded.dir, &rendered) {
+            Ok(found) => found,
+            Err(message) => {
                 self.problem_at(
                     pointer,
-                    &format!("invalid glob `{rendered}`: {}", e.msg),
+                    &format!("invalid glob `{rendered}`: {message}"),
                     None,
                 );
                 return None;
             }
         };
-        let mut found: Vec<(String, PathBuf)> = paths
-            .filter_map(Result::ok)
-            .filter(|p| p.is_file())
-            .map(|p| {
-                let relative = p.strip_prefix(&self.loaded.dir).unwrap_or(&p);
-                (normalize_lexically(&relative.to_string_lossy()), p)
-            })
+        let pos = self.loaded.pos_of_pointer(pointer);
+        let skipped_count = found.skipped.len();
+        for mut skipped in found.skipped {
+            if let Ok(relative) = skipped.path.strip_prefix(&self.loaded.dir) {
+                skipped.path = relative.to_owned();
+            }
+            if !self.warnings.iter().any(|w| w.skipped == skipped) {
+                self.warnings.push(Warning { pos, skipped });
+            }
+        }
+        let mut found: Vec<(String, PathBuf)> = found
+            .files
+            .into_iter()
+            .map(|(shown, path)| (normalize_lexically(&shown), path))
             .collect();
         found.sort();
+        found.dedup_by(|a, b| a.0 == b.0);
         let found: Vec<(String, Input)> = found
             .into_iter()
             .map(|(source, path)| (source, Input::Local(path)))
             .collect();
+        if found.is_empty() && skipped_count > 0 {
+            self.problem_at(
+                pointer,
+                &format!("glob `{rendered}` matches only names that are not UTF-8 ({skipped_count} skipped)"),
+                Some("rename them: maskflow's keys, templates and lockfile are text"),
+            );
+            return None;
+        }
         if found.is_empty() {
             self.problem_at(
                 pointer,
@@ -564,7 +572,7 @@ impl<'a> Expansion<'a> {
         });
     }
 
-    fn finish(mut self) -> Result<Vec<Step>, ManifestError> {
+    fn finish(mut self) -> Result<(Vec<Step>, Vec<Warning>), ManifestError> {
         self.problems
             .extend(self.loaded.schema_problems.iter().cloned());
         if !self.problems.is_empty() {
@@ -579,7 +587,7 @@ impl<'a> Expansion<'a> {
         let from_glob = self.from_glob;
         self.steps
             .retain(|s| !(from_glob.contains(&s.key) && outputs.contains(&s.input_source)));
-        Ok(self.steps)
+        Ok((self.steps, self.warnings))
     }
 }
 

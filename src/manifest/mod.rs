@@ -5,6 +5,7 @@
 //! a manifest in one round trip.
 
 mod expand;
+mod glob;
 mod model;
 mod pathlimits;
 mod schema;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 use expand::expand;
 pub use expand::{Input, Step};
+pub use glob::SkippedName;
 pub use model::{
     CredentialVars, DEFAULT_OUTPUT, Defaults, EngineKind, ImageEntry, ImageLimits, Limits,
     Manifest, MaskMode, Optimize, PhotoshopApi, PhotoshopSettings, RetouchPolicy, StorageKind,
@@ -49,6 +51,14 @@ pub struct Diagnostic {
     pub len: usize,
     pub message: String,
     pub hint: Option<String>,
+}
+
+/// Something to mention without failing: a file or folder a glob skipped because its name
+/// is not UTF-8, at the glob that met it.
+#[derive(Debug, Clone)]
+pub struct Warning {
+    pub pos: Pos,
+    pub skipped: SkippedName,
 }
 
 /// The manifest text and its name, shared by every diagnostic that quotes it.
@@ -104,6 +114,8 @@ pub struct Loaded {
     image_indices: Vec<usize>,
     /// Schema problems found in image entries, reported together with expansion's.
     schema_problems: Vec<Diagnostic>,
+    /// What expansion skipped without failing, for the command to report.
+    pub warnings: Vec<Warning>,
 }
 
 impl Loaded {
@@ -235,7 +247,7 @@ pub fn load(path: &Path) -> Result<(Loaded, Vec<Step>), ManifestError> {
             }],
         )
     })?;
-    let loaded = Loaded {
+    let mut loaded = Loaded {
         source: Source {
             path: path.to_owned(),
             text,
@@ -245,8 +257,10 @@ pub fn load(path: &Path) -> Result<(Loaded, Vec<Step>), ManifestError> {
         root,
         image_indices,
         schema_problems: problems.into_iter().map(|(_, d)| d).collect(),
+        warnings: Vec::new(),
     };
-    let steps = expand(&loaded)?;
+    let (steps, warnings) = expand(&loaded)?;
+    loaded.warnings = warnings;
     Ok((loaded, steps))
 }
 

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{Event, Human, Reporter, conflict_text, kept_text, resolve_hint};
+use super::{Event, Human, Reporter, conflict_text, escape, kept_text, resolve_hint};
 use crate::manifest::{ManifestError, RetouchPolicy, Step};
 use crate::plan::Action;
 
@@ -21,6 +21,8 @@ pub struct Github {
     annotations: Vec<(usize, usize, String)>,
     /// Masks left in place (kept retouches, conflicts): warnings, not errors.
     warnings: Vec<(usize, usize, String)>,
+    /// Warning annotations written for skipped file names (GitHub shows 10 per step).
+    skipped_warnings: usize,
     /// (key, what happened, why) for the step summary, failures first when written.
     rows: Vec<(String, &'static str, String)>,
     grouped: bool,
@@ -29,11 +31,12 @@ pub struct Github {
 impl Github {
     pub fn new(manifest: &Path, lock: PathBuf) -> Self {
         Self {
-            human: Human::new(),
+            human: Human::new().with_manifest(manifest),
             manifest: manifest.to_owned(),
             lock,
             annotations: Vec::new(),
             warnings: Vec::new(),
+            skipped_warnings: 0,
             rows: Vec::new(),
             grouped: false,
         }
@@ -62,7 +65,7 @@ impl Github {
         for (line, column, message) in &annotations[..shown] {
             self.command(&format!(
                 "::{level} file={file},line={line},col={column}::{}",
-                escape_data(message)
+                escape_data(&escape::text(message))
             ));
         }
         if annotations.len() > shown {
@@ -115,10 +118,25 @@ impl Reporter for Github {
                 self.flush_annotations();
                 write_summary(&format!(
                     "## maskflow: {} has {} problem{}\n\nSee the annotations and the log.\n",
-                    self.manifest.display(),
+                    escape::markdown(&escape::path(&self.manifest)),
                     diagnostics.len(),
                     if diagnostics.len() == 1 { "" } else { "s" }
                 ));
+            }
+            // GitHub shows 10 warnings per step; the human log below lists them all.
+            Event::Skipped { skipped, at } if self.skipped_warnings < MAX_ANNOTATIONS => {
+                self.skipped_warnings += 1;
+                let message = escape_data(&escape::text(&super::skipped_message(skipped)));
+                let place = match at {
+                    Some((source, pos)) => format!(
+                        " file={},line={},col={}",
+                        escape_property(&escape::path(&source.path)),
+                        pos.line,
+                        pos.column
+                    ),
+                    None => String::new(),
+                };
+                self.command(&format!("::warning{place}::{message}"));
             }
             Event::Plan(plan) => {
                 for item in &plan.items {
@@ -128,11 +146,26 @@ impl Reporter for Github {
                 }
                 self.flush_annotations();
                 let counts = plan.counts();
+                for item in &plan.items {
+                    if let (crate::plan::Action::Unreadable { error }, Some(step)) =
+                        (&item.action, &item.step)
+                    {
+                        self.annotations.push((
+                            step.origin.line,
+                            step.origin.column,
+                            format!(
+                                "cannot read input {} of {}: {error}",
+                                step.input_source, step.key
+                            ),
+                        ));
+                    }
+                }
+                self.flush_annotations();
                 write_outputs(&[
                     ("created", counts.create.to_string()),
                     ("updated", counts.update.to_string()),
                     ("unchanged", counts.unchanged.to_string()),
-                    ("failed", "0".to_owned()),
+                    ("failed", counts.unreadable.to_string()),
                     ("lockfile", self.lock.display().to_string()),
                     ("changed", plan.has_changes().to_string()),
                 ]);
@@ -269,8 +302,9 @@ fn step_summary(
     text.push_str("| image | result | why |\n|---|---|---|\n");
     for (shown, (key, what, why)) in rows.iter().enumerate() {
         let row = format!(
-            "| `{key}` | {what} | {} |\n",
-            why.replace('|', "\\|").replace('\n', " ")
+            "| {} | {what} | {} |\n",
+            escape::markdown_code(key),
+            escape::markdown(why)
         );
         if text.len() + row.len() > MAX_SUMMARY_BYTES {
             text.push_str(&format!(
@@ -302,8 +336,21 @@ fn write_summary(markdown: &str) {
 }
 
 fn write_outputs(pairs: &[(&str, String)]) {
-    let text: String = pairs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    let text: String = pairs.iter().map(|(k, v)| output_line(k, v)).collect();
     append_to("GITHUB_OUTPUT", &text);
+}
+
+/// `name=value`, or for a value with a line break (a path can hold one) the heredoc form
+/// with a delimiter that cannot occur in it, so a value never adds an output of its own.
+fn output_line(name: &str, value: &str) -> String {
+    if !value.contains(['\n', '\r']) {
+        return format!("{name}={value}\n");
+    }
+    let mut delimiter = format!("ghadelimiter_{:016x}", fastrand::u64(..));
+    while value.contains(&delimiter) {
+        delimiter = format!("ghadelimiter_{:016x}", fastrand::u64(..));
+    }
+    format!("{name}<<{delimiter}\n{value}\n{delimiter}\n")
 }
 
 /// Workflow-command message escaping.
@@ -326,6 +373,12 @@ mod tests {
     fn escapes_follow_the_workflow_command_rules() {
         assert_eq!(escape_data("50%\nnext"), "50%25%0Anext");
         assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
+        assert_eq!(output_line("lockfile", "m.lock"), "lockfile=m.lock\n");
+        let odd = output_line("lockfile", "a\nfailed=0");
+        let lines: Vec<&str> = odd.lines().collect();
+        assert_eq!(lines.len(), 4, "{odd}");
+        assert!(lines[0].starts_with("lockfile<<ghadelimiter_"));
+        assert_eq!(lines[0]["lockfile<<".len()..], *lines[3]);
     }
 
     #[test]
@@ -347,6 +400,17 @@ mod tests {
         let failed = text.find("masks/b.png").unwrap();
         assert!(failed < text.find("masks/a.png").unwrap());
         assert!(text.contains("cannot decode \\| bad"));
+        let mut hostile = vec![(
+            "masks/a\n|<b>`.png".to_owned(),
+            "failed",
+            "no\r\n| <img src=x>".to_owned(),
+        )];
+        let text = step_summary(&summary, &mut hostile);
+        let row = text.lines().find(|l| l.contains("masks/a")).unwrap();
+        assert_eq!(
+            row,
+            "| ``masks/a\\n\\|<b>`.png`` | failed | no\\\\r\\\\n\\| \\<img src=x\\> |"
+        );
         let mut many: Vec<_> = (0..50_000)
             .map(|i| {
                 (

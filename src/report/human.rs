@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::escape::{self, text as esc};
 use super::{Event, Reporter, conflict_text, kept_text, resolve_hint};
 use crate::manifest::{Diagnostic, ManifestError, RetouchPolicy, Source};
 use crate::plan::{Action, Plan};
@@ -12,6 +13,8 @@ use crate::plan::{Action, Plan};
 pub struct Human {
     bar: Option<ProgressBar>,
     terminal: bool,
+    /// The manifest, for `file:line:col` in failure lines.
+    manifest: Option<std::path::PathBuf>,
 }
 
 impl Human {
@@ -19,10 +22,20 @@ impl Human {
         Self {
             bar: None,
             terminal: std::io::stderr().is_terminal(),
+            manifest: None,
         }
     }
 
+    /// Names the manifest in failure lines, as `maskflow.yaml:5:5`.
+    pub fn with_manifest(mut self, manifest: &std::path::Path) -> Self {
+        self.manifest = Some(manifest.to_owned());
+        self
+    }
+
     fn line(&self, text: &str) {
+        // Values were escaped where they were put in; this catches anything missed.
+        let text = escape::lines(text);
+        let text = text.as_ref();
         match &self.bar {
             Some(bar) => bar.println(text),
             None => {
@@ -43,18 +56,35 @@ impl Reporter for Human {
         match event {
             Event::Invalid(error) => self.line(&render_invalid(error)),
             Event::Failure(error) => {
-                let mut text = format!("error: {error}");
+                let mut text = format!("error: {}", esc(&error.to_string()));
                 if let Some(hint) = error.hint() {
-                    text.push_str(&format!("\n  = hint: {hint}"));
+                    text.push_str(&format!("\n  = hint: {}", esc(&hint)));
                 }
+                self.line(&text);
+            }
+            Event::Skipped { skipped, at } => {
+                let message = super::skipped_message(skipped);
+                let text = match at {
+                    Some((source, pos)) => render_located(
+                        "warning",
+                        source,
+                        &Diagnostic {
+                            pos,
+                            len: 1,
+                            message,
+                            hint: Some(super::SKIPPED_HINT.to_owned()),
+                        },
+                    ),
+                    None => format!("warning: {message}\n  = hint: {}", super::SKIPPED_HINT),
+                };
                 self.line(&text);
             }
             Event::Valid { manifest, images } => self.line(&format!(
                 "{} is valid: {images} image{}",
-                manifest.display(),
+                escape::path(manifest),
                 plural(images)
             )),
-            Event::Plan(plan) => self.line(&render_plan(plan)),
+            Event::Plan(plan) => self.line(&render_plan(plan, self.manifest.as_deref())),
             Event::ApplyStarted { to_run } => {
                 if self.terminal && to_run > 0 {
                     let bar = ProgressBar::new(to_run as u64);
@@ -70,7 +100,7 @@ impl Reporter for Human {
             }
             Event::Started { key } => {
                 if let Some(bar) = &self.bar {
-                    bar.set_message(key.to_owned());
+                    bar.set_message(esc(key).into_owned());
                 }
             }
             Event::Finished {
@@ -84,23 +114,37 @@ impl Reporter for Human {
                 };
                 self.line(&format!(
                     "  {verb} {} from {} ({}x{})",
-                    step.key, step.input_source, output.width, output.height
+                    esc(&step.key),
+                    esc(&step.input_source),
+                    output.width,
+                    output.height
                 ));
                 if let Some(bar) = &self.bar {
                     bar.inc(1);
                 }
             }
             Event::Failed { step, error } => {
+                let at = located(
+                    self.manifest.as_deref(),
+                    step.origin.line,
+                    step.origin.column,
+                );
                 self.line(&format!(
-                    "  failed {} from {}: {error}",
-                    step.key, step.input_source
+                    "  failed {} from {}{at}: {}",
+                    esc(&step.key),
+                    esc(&step.input_source),
+                    esc(error)
                 ));
                 if let Some(bar) = &self.bar {
                     bar.inc(1);
                 }
             }
-            Event::Submitted { key, job } => self.line(&format!("  submitted {key}: job {job}")),
-            Event::Uploaded { key, object } => self.line(&format!("  staged {key} as {object}")),
+            Event::Submitted { key, job } => {
+                self.line(&format!("  submitted {}: job {}", esc(key), esc(job)))
+            }
+            Event::Uploaded { key, object } => {
+                self.line(&format!("  staged {} as {}", esc(key), esc(object)))
+            }
             // Never shown: only CI renderers do something with it (masking).
             Event::SecretMinted(_) => {}
             Event::Status(jobs) => self.line(&render_status(jobs)),
@@ -118,7 +162,7 @@ impl Reporter for Human {
                             .to_owned()
                     }
                 };
-                self.line(&format!("  orphan {key}: {what}"));
+                self.line(&format!("  orphan {}: {what}", esc(key)));
             }
             Event::Kept {
                 step,
@@ -132,23 +176,26 @@ impl Reporter for Human {
                 };
                 self.line(&format!(
                     "  {verb} {}: {}; {}",
-                    step.key,
+                    esc(&step.key),
                     kept_text(reasons, policy),
                     resolve_hint(&step.key)
                 ));
             }
             Event::Conflict { step, reasons } => self.line(&format!(
                 "  conflict {}: {}; {}",
-                step.key,
+                esc(&step.key),
                 conflict_text(reasons),
                 resolve_hint(&step.key)
             )),
             Event::Adopted { step, output } => self.line(&format!(
                 "  adopted {} as the manual mask of {} ({}x{})",
-                step.key, step.input_source, output.width, output.height
+                esc(&step.key),
+                esc(&step.input_source),
+                output.width,
+                output.height
             )),
             Event::NotAdopted { step, error } => {
-                self.line(&format!("  not adopted {}: {error}", step.key));
+                self.line(&format!("  not adopted {}: {}", esc(&step.key), esc(error)));
             }
             Event::AdoptComplete {
                 adopted,
@@ -223,14 +270,14 @@ impl Reporter for Human {
             } => self.line(&format!(
                 "merged {parts} lockfile{} into {} ({images} image{})",
                 plural(parts),
-                path.display(),
+                escape::path(path),
                 plural(images)
             )),
             Event::Wrote { path, images } => self.line(&format!(
                 "wrote {} ({images} image{} found); next: maskflow plan --manifest {}",
-                path.display(),
+                escape::path(path),
                 plural(images),
-                path.display()
+                escape::path(path)
             )),
             Event::EmulatorListening {
                 base_url,
@@ -256,15 +303,19 @@ fn render_status(jobs: &[super::JobState]) -> String {
     if jobs.is_empty() {
         return "No jobs in flight.".to_owned();
     }
-    let width = jobs.iter().map(|j| j.key.len()).max().unwrap_or(0);
+    let width = jobs.iter().map(|j| esc(&j.key).len()).max().unwrap_or(0);
     let mut out = format!("{} job{} in flight:\n", jobs.len(), plural(jobs.len()));
     for job in jobs {
         out.push_str(&format!(
             "  {:width$}  {:9}  job {} ({}, submitted {})",
-            job.key, job.state, job.job, job.engine, job.submitted_at
+            esc(&job.key),
+            esc(&job.state),
+            esc(&job.job),
+            esc(&job.engine),
+            esc(&job.submitted_at)
         ));
         if let Some(detail) = &job.detail {
-            out.push_str(&format!(": {detail}"));
+            out.push_str(&format!(": {}", esc(detail)));
         }
         out.push('\n');
     }
@@ -278,8 +329,13 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn render_plan(plan: &Plan) -> String {
-    let width = plan.items.iter().map(|i| i.key.len()).max().unwrap_or(0);
+fn render_plan(plan: &Plan, manifest: Option<&std::path::Path>) -> String {
+    let width = plan
+        .items
+        .iter()
+        .map(|i| esc(&i.key).len())
+        .max()
+        .unwrap_or(0);
     let mut text = String::new();
     for item in &plan.items {
         let (symbol, detail) = match &item.action {
@@ -301,6 +357,16 @@ fn render_plan(plan: &Plan) -> String {
                 ("!", format!("kept: {}", kept_text(reasons, *policy)))
             }
             Action::Conflict { reasons } => ("!", format!("conflict: {}", conflict_text(reasons))),
+            Action::Unreadable { error } => {
+                let (input, at) = match &item.step {
+                    Some(step) => (
+                        step.input_source.as_str(),
+                        located(manifest, step.origin.line, step.origin.column),
+                    ),
+                    None => ("", String::new()),
+                };
+                ("!", format!("cannot read input {input}{at}: {error}"))
+            }
         };
         let manual = if item.origin == Some(crate::lock::Origin::Manual)
             && item.action == Action::Unchanged
@@ -310,8 +376,9 @@ fn render_plan(plan: &Plan) -> String {
             ""
         };
         text.push_str(&format!(
-            "  {symbol} {:width$}  {detail}{manual}\n",
-            item.key
+            "  {symbol} {:width$}  {}{manual}\n",
+            esc(&item.key),
+            esc(&detail)
         ));
     }
     let counts = plan.counts();
@@ -348,7 +415,33 @@ fn render_plan(plan: &Plan) -> String {
              `maskflow adopt GLOB` records them, `maskflow apply --force GLOB` remakes them.",
         );
     }
+    if counts.unreadable > 0 {
+        text.push_str(&format!(
+            "\nError: {} input{} cannot be read; {} fail{} until {} readable.",
+            counts.unreadable,
+            plural(counts.unreadable),
+            if counts.unreadable == 1 {
+                "its image"
+            } else {
+                "their images"
+            },
+            if counts.unreadable == 1 { "s" } else { "" },
+            if counts.unreadable == 1 {
+                "it is"
+            } else {
+                "they are"
+            },
+        ));
+    }
     text
+}
+
+/// ` (maskflow.yaml:5:5)`, or ` (manifest line 5)` when the manifest is not known.
+fn located(manifest: Option<&std::path::Path>, line: usize, column: usize) -> String {
+    match manifest {
+        Some(manifest) => format!(" ({}:{line}:{column})", escape::path(manifest)),
+        None => format!(" (manifest line {line})"),
+    }
 }
 
 fn render_invalid(error: &ManifestError) -> String {
@@ -359,40 +452,49 @@ fn render_invalid(error: &ManifestError) -> String {
                 text.push_str(&render_diagnostic(file, diagnostic));
                 text.push('\n');
             }
-            text.push_str(&format!("error: {error}"));
+            text.push_str(&format!("error: {}", esc(&error.to_string())));
             if let Some(hint) = error.hint() {
-                text.push_str(&format!("\n  = hint: {hint}"));
+                text.push_str(&format!("\n  = hint: {}", esc(&hint)));
             }
             text
         }
-        other => format!("error: {other}"),
+        other => format!("error: {}", esc(&other.to_string())),
     }
 }
 
 /// rustc-style: message, `--> file:line:col`, the source line and a caret underline.
 pub fn render_diagnostic(source: &Source, d: &Diagnostic) -> String {
+    render_located("error", source, d)
+}
+
+/// [`render_diagnostic`] with another label (`warning`). The quoted source line is escaped
+/// character by character, so the carets still point at the right place.
+fn render_located(label: &str, source: &Source, d: &Diagnostic) -> String {
     let line_no = d.pos.line.to_string();
     let pad = " ".repeat(line_no.len());
-    let line = source.line_text(d.pos.line);
-    let prefix: String = line
+    let shown: Vec<String> = source
+        .line_text(d.pos.line)
         .chars()
-        .take(d.pos.column.saturating_sub(1))
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .map(|c| esc(c.encode_utf8(&mut [0; 4])).into_owned())
         .collect();
-    let remaining = line
-        .chars()
-        .count()
-        .saturating_sub(d.pos.column.saturating_sub(1));
+    let line: String = shown.concat();
+    let before = d.pos.column.saturating_sub(1);
+    let prefix: String = shown
+        .iter()
+        .take(before)
+        .map(|s| " ".repeat(s.chars().count()))
+        .collect();
+    let remaining = shown.len().saturating_sub(before);
     let carets = "^".repeat(d.len.min(remaining.max(1)).max(1));
     let mut text = format!(
-        "error: {}\n{pad}--> {}:{}:{}\n{pad} |\n{line_no} | {line}\n{pad} | {prefix}{carets}",
-        d.message,
-        source.path.display(),
+        "{label}: {}\n{pad}--> {}:{}:{}\n{pad} |\n{line_no} | {line}\n{pad} | {prefix}{carets}",
+        esc(&d.message),
+        escape::path(&source.path),
         d.pos.line,
         d.pos.column
     );
     if let Some(hint) = &d.hint {
-        text.push_str(&format!("\n{pad} = hint: {hint}"));
+        text.push_str(&format!("\n{pad} = hint: {}", esc(hint)));
     }
     text
 }

@@ -4,25 +4,29 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use super::{Event, Reporter};
+use super::{Event, Reporter, escape};
 use crate::manifest::ManifestError;
 use crate::plan::Plan;
 
 pub struct Json {
     out: std::io::Stdout,
+    /// Warnings not yet printed: they join the next document (`plan`, `validate`), or go
+    /// before the next event as their own lines.
+    warnings: Vec<Value>,
 }
 
 impl Json {
     pub fn new() -> Self {
         Self {
             out: std::io::stdout(),
+            warnings: Vec::new(),
         }
     }
 
     fn emit(&mut self, value: Value) {
         let mut out = self.out.lock();
         // A closed pipe (e.g. `| head`) is the reader's choice, not our failure.
-        let _ = writeln!(out, "{value}");
+        let _ = writeln!(out, "{}", escape::json(&value.to_string()));
         let _ = out.flush();
     }
 }
@@ -35,7 +39,25 @@ impl Default for Json {
 
 impl Reporter for Json {
     fn report(&mut self, event: Event<'_>) {
-        let value = match event {
+        let one_document = matches!(
+            event,
+            Event::Plan(_) | Event::Valid { .. } | Event::Invalid(_)
+        );
+        let mut value = match event {
+            Event::Skipped { skipped, at } => {
+                let mut warning = json!({
+                    "event": "warning",
+                    "message": super::skipped_message(skipped),
+                    "path": escape::path(&skipped.path),
+                    "hint": super::SKIPPED_HINT,
+                });
+                if let Some((_, pos)) = at {
+                    warning["line"] = json!(pos.line);
+                    warning["column"] = json!(pos.column);
+                }
+                self.warnings.push(warning);
+                return;
+            }
             Event::Invalid(error) => invalid(error),
             Event::Failure(error) => json!({
                 "event": "error",
@@ -166,6 +188,26 @@ impl Reporter for Json {
                 return;
             }
         };
+        let warnings = std::mem::take(&mut self.warnings);
+        if one_document {
+            if !warnings.is_empty() {
+                // Inside a document they are data, not events.
+                let warnings = warnings
+                    .into_iter()
+                    .map(|mut w| {
+                        if let Some(fields) = w.as_object_mut() {
+                            fields.remove("event");
+                        }
+                        w
+                    })
+                    .collect();
+                value["warnings"] = Value::Array(warnings);
+            }
+        } else {
+            for warning in warnings {
+                self.emit(warning);
+            }
+        }
         self.emit(value);
     }
 }
@@ -197,6 +239,10 @@ fn plan_document(plan: &Plan) -> Value {
                 value["input"] = json!(step.input_source);
                 value["mask"] = json!(step.mask.as_str());
                 value["engine"] = json!(step.engine.as_str());
+                if matches!(item.action, crate::plan::Action::Unreadable { .. }) {
+                    value["line"] = json!(step.origin.line);
+                    value["column"] = json!(step.origin.column);
+                }
             }
             if let Some(origin) = item.origin {
                 value["origin"] = json!(origin.as_str());

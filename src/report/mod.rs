@@ -1,6 +1,7 @@
 //! The only layer that prints. Commands emit events; a renderer turns them into text for
 //! people (stderr) or JSON for machines (stdout).
 
+pub mod escape;
 mod github;
 mod human;
 mod json;
@@ -9,7 +10,7 @@ use std::path::Path;
 
 use crate::apply::Summary;
 use crate::lock::OutputRecord;
-use crate::manifest::{ManifestError, RetouchPolicy, Step};
+use crate::manifest::{ManifestError, Pos, RetouchPolicy, SkippedName, Source, Step};
 use crate::plan::{Action, Plan, Reason};
 
 pub use github::Github;
@@ -30,6 +31,12 @@ pub enum Event<'a> {
     Invalid(&'a ManifestError),
     /// A command failed.
     Failure(&'a crate::Error),
+    /// A file or folder left out because its name is not UTF-8, at the manifest entry whose
+    /// glob met it (`init` has none).
+    Skipped {
+        skipped: &'a SkippedName,
+        at: Option<(&'a Source, Pos)>,
+    },
     Valid {
         manifest: &'a Path,
         images: usize,
@@ -135,6 +142,18 @@ pub struct JobState {
     pub detail: Option<String>,
 }
 
+/// The one sentence every renderer uses for a skipped name.
+pub(crate) fn skipped_message(skipped: &SkippedName) -> String {
+    format!(
+        "skipped {} `{}`: its name is not valid UTF-8",
+        if skipped.is_dir { "folder" } else { "file" },
+        escape::path(&skipped.path)
+    )
+}
+
+pub(crate) const SKIPPED_HINT: &str =
+    "rename it to include it: maskflow's keys, templates and lockfile are text";
+
 pub trait Reporter {
     fn report(&mut self, event: Event<'_>);
 }
@@ -182,7 +201,7 @@ pub fn reporter(format: Format, manifest: &Path) -> Box<dyn Reporter> {
         Format::Human if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") => Box::new(
             Github::new(manifest, crate::manifest::lock_path_for(manifest)),
         ),
-        Format::Human => Box::new(Human::new()),
+        Format::Human => Box::new(Human::new().with_manifest(manifest)),
         Format::Json => Box::new(Json::new()),
     }
 }
