@@ -63,9 +63,24 @@ fn validate(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
 }
 
 fn plan(cli: &Cli, args: &PlanArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
-    let (loaded, steps) = load(cli)?;
+    let (loaded, mut steps) = load(cli)?;
     let store = LockStore::open(&loaded.lock_path())?;
-    let plan = make_plan(steps, &store, &loaded.manifest.photoshop)?;
+    if let Some(shard) = args.shard {
+        // Other shards' inputs need not be read (remote ones downloaded) to be left out.
+        steps.retain(|step| shard.contains(&step.key));
+    }
+    let mut plan = make_plan(steps, &store, &loaded.manifest.photoshop)?;
+    if let Some(shard) = args.shard {
+        // Lock entries of the other shards, which the steps left out, are not orphans.
+        plan.items.retain(|item| shard.contains(&item.key));
+        let paid = plan.items.iter().any(|item| {
+            item.step
+                .as_ref()
+                .is_some_and(|step| step.engine == manifest::EngineKind::Photoshop)
+        });
+        plan.submit_share = paid
+            .then(|| apply::share::submit_share(&loaded.manifest.photoshop.limits, shard));
+    }
     reporter.report(Event::Plan(&plan));
     Ok(if args.detailed_exitcode && plan.has_changes() {
         exit::CHANGES

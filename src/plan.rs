@@ -110,6 +110,8 @@ pub struct Counts {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub items: Vec<Item>,
+    /// With `--shard` and the `photoshop` engine: the submission quota the shard keeps to.
+    pub submit_share: Option<crate::apply::share::SubmitShare>,
 }
 
 impl Plan {
@@ -204,7 +206,10 @@ pub fn diff(steps: Vec<(Step, Observation, Desired)>, lock: &Lockfile) -> Plan {
         });
     }
     items.sort_by(|a, b| a.key.cmp(&b.key));
-    Plan { items }
+    Plan {
+        items,
+        submit_share: None,
+    }
 }
 
 fn setting_changes(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Vec<Reason> {

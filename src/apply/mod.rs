@@ -1,6 +1,8 @@
 //! The reconcile loop: run the planned steps on a bounded pool of workers, write each mask
 //! atomically, and record each result in the lockfile as soon as it is known.
 
+pub mod share;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -211,6 +213,10 @@ pub fn apply(
         return Err(Error::TooManySubmits { submits, max });
     }
     let engines = load_engines(&work, options)?;
+    let submit_share = options
+        .shard
+        .filter(|_| engines.photoshop.is_some())
+        .map(|shard| share::submit_share(&options.photoshop.limits, shard));
     for key in orphans {
         remove_orphan(
             &key,
@@ -222,7 +228,10 @@ pub fn apply(
         )?;
     }
     store.save()?;
-    reporter.report(Event::ApplyStarted { to_run: work.len() });
+    reporter.report(Event::ApplyStarted {
+        to_run: work.len(),
+        submit_share: submit_share.as_ref(),
+    });
     run_pool(work, &engines, options, store, &mut summary, reporter)?;
     summary.seconds = started.elapsed().as_secs_f64();
     reporter.report(Event::Summary(&summary));
@@ -291,7 +300,12 @@ fn load_engines(work: &[Work], options: &Options) -> Result<Engines, Error> {
                 std::env::var(name).ok()
             })
             .map_err(EngineError::from)?;
-        Some(Photoshop::new(&options.photoshop, credentials))
+        // Shards run at once under one organization's limit: each submits at its share.
+        let settings = PhotoshopSettings {
+            limits: share::shard_limits(&options.photoshop.limits, options.shard),
+            ..options.photoshop.clone()
+        };
+        Some(Photoshop::new(&settings, credentials))
     } else {
         None
     };

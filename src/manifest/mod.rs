@@ -18,7 +18,7 @@ use expand::expand;
 pub use expand::{Input, Step};
 pub use model::{
     CredentialVars, DEFAULT_OUTPUT, Defaults, EngineKind, ImageEntry, Limits, Manifest, MaskMode,
-    Optimize, PhotoshopApi, PhotoshopSettings, StorageKind, VarValue, schema_json,
+    Optimize, PhotoshopApi, PhotoshopSettings, ShardShare, StorageKind, VarValue, schema_json,
 };
 use serde_saphyr::Spanned;
 use yaml::Node;
