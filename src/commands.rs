@@ -78,8 +78,8 @@ fn plan(cli: &Cli, args: &PlanArgs, reporter: &mut dyn Reporter) -> Result<u8, E
                 .as_ref()
                 .is_some_and(|step| step.engine == manifest::EngineKind::Photoshop)
         });
-        plan.submit_share = paid
-            .then(|| apply::share::submit_share(&loaded.manifest.photoshop.limits, shard));
+        plan.submit_share =
+            paid.then(|| apply::share::submit_share(&loaded.manifest.photoshop.limits, shard));
     }
     reporter.report(Event::Plan(&plan));
     Ok(if args.detailed_exitcode && plan.has_changes() {

@@ -686,7 +686,10 @@ fn failed_sensei_jobs_can_nest_the_reasons_as_error_details() {
         "error-details",
     ]);
     let token = emulator.token();
-    let body = sensei_body("https://b.example/broken.png?sig=1", "https://b.example/o.png");
+    let body = sensei_body(
+        "https://b.example/broken.png?sig=1",
+        "https://b.example/o.png",
+    );
     let reply = emulator.post("/sensei/mask", &token, &body);
     assert_eq!(reply.status, 202);
     let href = reply.json()["_links"]["self"]["href"]
@@ -702,7 +705,10 @@ fn failed_sensei_jobs_can_nest_the_reasons_as_error_details() {
         "{last}"
     );
     assert!(errors.get("details").is_none(), "{last}");
-    assert_eq!(errors["errorDetails"][0]["name"], "https://b.example/broken.png");
+    assert_eq!(
+        errors["errorDetails"][0]["name"],
+        "https://b.example/broken.png"
+    );
     assert!(
         errors["errorDetails"][0]["reason"]
             .as_str()

@@ -336,7 +336,9 @@ fn shards_running_at_once_share_the_rate_limit() {
         }
         taken[owner] += 1;
         std::fs::copy(
-            repo().join("examples/photos").join(PHOTOS[i % PHOTOS.len()]),
+            repo()
+                .join("examples/photos")
+                .join(PHOTOS[i % PHOTOS.len()]),
             storage_dir.path().join(format!("in/{stem}.png")),
         )
         .unwrap();
@@ -377,8 +379,9 @@ fn shards_running_at_once_share_the_rate_limit() {
         .unwrap();
     let text = String::from_utf8_lossy(&plan.stdout);
     assert!(
-        text.contains("Shard 2/3 submits at most 1 per 3 s: a fair share of the organization's 3 per 3 s")
-            && text.contains(&format!("Plan: {PER_SHARD} to create")),
+        text.contains(
+            "Shard 2/3 submits at most 1 per 3 s: a fair share of the organization's 3 per 3 s"
+        ) && text.contains(&format!("Plan: {PER_SHARD} to create")),
         "{text}"
     );
     let plan = command(
@@ -406,7 +409,13 @@ fn shards_running_at_once_share_the_rate_limit() {
         .map(|(k, dir)| {
             command(
                 dir.path(),
-                &["apply", "--format", "json", "--shard", &format!("{}/3", k + 1)],
+                &[
+                    "apply",
+                    "--format",
+                    "json",
+                    "--shard",
+                    &format!("{}/3", k + 1),
+                ],
             )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -422,10 +431,7 @@ fn shards_running_at_once_share_the_rate_limit() {
     for output in &outputs {
         assert_eq!(code(output), 0, "{}", stderr(output));
         let events = events(output);
-        assert_eq!(
-            summary(&events)["created"].as_u64(),
-            Some(PER_SHARD as u64)
-        );
+        assert_eq!(summary(&events)["created"].as_u64(), Some(PER_SHARD as u64));
         let share = &events_of(&events, "apply_started")[0]["submit_share"];
         assert_eq!(
             (share["submits"].as_u64(), share["window_seconds"].as_f64()),
@@ -433,13 +439,13 @@ fn shards_running_at_once_share_the_rate_limit() {
             "{share}"
         );
     }
-    assert_eq!(stat(&emulator, "submissions"), 3 * PER_SHARD as u64);
+    let stats = emulator.stats();
+    assert_eq!(stats["submissions"], 3 * PER_SHARD as u64, "{stats}");
     assert_eq!(
-        stat(&emulator, "rate_limited"),
-        0,
-        "together the shards kept to the limit"
+        stats["rate_limited"], 0,
+        "together the shards kept to the limit: {stats}"
     );
-    assert_eq!(stat(&emulator, "duplicate_submissions"), 0);
+    assert_eq!(stats["duplicate_submissions"], 0, "{stats}");
     // The floor: the last of the 3 × PER_SHARD submissions cannot go before
     // (PER_SHARD - 1) full windows, and its job then takes the latency.
     let floor = (PER_SHARD - 1) as f64 * 3.0 + 1.0;

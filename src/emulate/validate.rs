@@ -196,7 +196,10 @@ fn check_location(errors: &mut Vec<Value>, location: &Map<String, Value>, name: 
 
 /// `options.service`: Adobe types `version` (the model version, e.g. "4.0") as a string.
 fn check_service(errors: &mut Vec<Value>, service: &Value) {
-    let (data, schema) = (".options.service", "#/properties/options/properties/service");
+    let (data, schema) = (
+        ".options.service",
+        "#/properties/options/properties/service",
+    );
     if let Some(s) = object(errors, service, data, schema)
         && let Some(version) = s.get("version")
         && !version.is_string()
@@ -510,7 +513,13 @@ mod tests {
         let mut body = valid();
         body["options"]["service"] = json!({"version": "4.0"});
         assert!(sensei(&body).is_ok());
-        for bad in [json!(4), json!(4.0), json!(true), json!(["4.0"]), json!({"v": 4})] {
+        for bad in [
+            json!(4),
+            json!(4.0),
+            json!(true),
+            json!(["4.0"]),
+            json!({"v": 4}),
+        ] {
             body["options"]["service"]["version"] = bad.clone();
             let errors = sensei(&body).unwrap_err();
             assert_eq!(
