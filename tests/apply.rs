@@ -107,7 +107,8 @@ fn reruns_exactly_what_changed() {
     let output = run(root, &["plan"]);
     let human = String::from_utf8_lossy(&output.stdout);
     assert!(
-        human.contains("~ masks/rocket.png  update: setting mask changed (binary -> soft)")
+        human.contains("~ masks/rocket.png")
+            && human.contains("update: setting mask changed (binary -> soft)")
             && human.contains("Plan: 0 to create, 1 to update"),
         "{human}"
     );
