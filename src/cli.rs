@@ -21,7 +21,8 @@ pub struct Cli {
         env = "MASKFLOW_MANIFEST"
     )]
     pub manifest: PathBuf,
-    /// Output format: human text on stderr, or JSON on stdout.
+    /// Output format: human text (the plan on stdout, progress and diagnostics on stderr),
+    /// or JSON on stdout.
     #[arg(long, global = true, value_enum, default_value_t = Format::Human, env = "MASKFLOW_FORMAT")]
     pub format: Format,
     #[command(subcommand)]
@@ -66,6 +67,9 @@ pub struct PlanArgs {
     /// 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Plan only shard K of N (e.g. 2/3): what `apply --shard K/N` would do.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::apply::Shard>,
 }
 
 #[derive(Debug, Args)]

@@ -72,9 +72,24 @@ fn validate(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
 }
 
 fn plan(cli: &Cli, args: &PlanArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
-    let (loaded, steps) = load(cli, reporter)?;
+    let (loaded, mut steps) = load(cli, reporter)?;
     let store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
-    let plan = make_plan(steps, &store, &loaded.manifest.photoshop);
+    if let Some(shard) = args.shard {
+        // Other shards' inputs need not be read (remote ones downloaded) to be left out.
+        steps.retain(|step| shard.contains(&step.key));
+    }
+    let mut plan = make_plan(steps, &store, &loaded.manifest.photoshop);
+    if let Some(shard) = args.shard {
+        // Lock entries of the other shards, which the steps left out, are not orphans.
+        plan.items.retain(|item| shard.contains(&item.key));
+        let paid = plan.items.iter().any(|item| {
+            item.step
+                .as_ref()
+                .is_some_and(|step| step.engine == manifest::EngineKind::Photoshop)
+        });
+        plan.submit_share =
+            paid.then(|| apply::share::submit_share(&loaded.manifest.photoshop.limits, shard));
+    }
     reporter.report(Event::Plan(&plan));
     // As Terraform: the plan is shown whole, and an input that cannot be read is an error;
     // so is a retouched mask under `retouched: fail`.

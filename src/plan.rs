@@ -146,6 +146,8 @@ pub struct Counts {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub items: Vec<Item>,
+    /// With `--shard` and the `photoshop` engine: the submission quota the shard keeps to.
+    pub submit_share: Option<crate::apply::share::SubmitShare>,
 }
 
 impl Plan {
@@ -260,7 +262,10 @@ pub fn diff_with_unreadable(
         });
     }
     items.sort_by(|a, b| a.key.cmp(&b.key));
-    Plan { items }
+    Plan {
+        items,
+        submit_share: None,
+    }
 }
 
 /// What to do for a step the lockfile knows, when no job of it is in flight.
@@ -554,6 +559,7 @@ mod tests {
                 observation: None,
                 origin: Some(Origin::Generated),
             }],
+            submit_share: None,
         };
         assert!(!plan.has_changes() && !plan.has_conflicts() && !plan.has_refusals());
         assert_eq!(plan.counts().kept, 1);

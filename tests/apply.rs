@@ -102,11 +102,17 @@ fn reruns_exactly_what_changed() {
         (action.as_str(), reasons),
         ("update", vec!["setting_changed".to_owned()])
     );
-    let human = stderr(&run(root, &["plan"]));
+    // Like Terraform's, the human plan is the command's result: on stdout, so that
+    // `maskflow plan > plan.txt` captures it; stderr is left to diagnostics.
+    let output = run(root, &["plan"]);
+    let human = String::from_utf8_lossy(&output.stdout);
     assert!(
-        human.contains("setting mask changed (binary -> soft)"),
+        human.contains("~ masks/rocket.png")
+            && human.contains("update: setting mask changed (binary -> soft)")
+            && human.contains("Plan: 0 to create, 1 to update"),
         "{human}"
     );
+    assert_eq!(stderr(&output), "", "nothing but the plan was said");
     let fourth = apply(root, &[], 0);
     assert_eq!(summary(&fourth)["engine_runs"], 1);
     assert_eq!(events_of(&fourth, "finished")[0]["key"], "masks/rocket.png");

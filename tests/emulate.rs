@@ -303,6 +303,16 @@ fn sensei_validation_and_content_type() {
         "output"
     );
 
+    // Adobe types the model version as a string; a number is refused, not passed on.
+    let mut versioned = sensei_body("https://b.example/in.png", "https://b.example/out.png");
+    versioned["options"] = json!({"service": {"version": 4}});
+    let refused = emulator.post("/sensei/mask", &token, &versioned);
+    assert_eq!(refused.status, 400);
+    let error = refused.json();
+    assert_eq!(error["type"], "InputValidationError", "{error}");
+    assert_eq!(error["reason"][0]["dataPath"], ".options.service.version");
+    assert_eq!(error["reason"][0]["message"], "should be string");
+
     let not_json = Emulator::reply(
         emulator
             .agent
@@ -663,6 +673,49 @@ fn failed_jobs_report_why() {
         "Unable to upload the outputs"
     );
     assert_eq!(emulator.stats()["jobs"]["failed"], 3);
+}
+
+#[test]
+fn failed_sensei_jobs_can_nest_the_reasons_as_error_details() {
+    let emulator = Emulator::start(&[
+        "--latency",
+        "100ms",
+        "--fail-inputs-matching",
+        "broken",
+        "--errors-as",
+        "error-details",
+    ]);
+    let token = emulator.token();
+    let body = sensei_body(
+        "https://b.example/broken.png?sig=1",
+        "https://b.example/o.png",
+    );
+    let reply = emulator.post("/sensei/mask", &token, &body);
+    assert_eq!(reply.status, 202);
+    let href = reply.json()["_links"]["self"]["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, last) = emulator.wait(&href, &token);
+    assert_eq!(last["status"], "failed");
+    let errors = &last["errors"];
+    assert_eq!(
+        (errors["type"].as_str(), errors["code"].as_u64()),
+        (Some("UndefinedError"), Some(500)),
+        "{last}"
+    );
+    assert!(errors.get("details").is_none(), "{last}");
+    assert_eq!(
+        errors["errorDetails"][0]["name"],
+        "https://b.example/broken.png"
+    );
+    assert!(
+        errors["errorDetails"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("--fail-inputs-matching"),
+        "{last}"
+    );
 }
 
 #[test]

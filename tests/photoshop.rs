@@ -305,6 +305,189 @@ fn a_failed_job_is_reported_and_the_others_finish() {
     assert_eq!(stat(&emulator, "submissions"), 4);
 }
 
+/// Images per shard in the sharded test: enough for the shards' submissions to overlap
+/// for several windows.
+const PER_SHARD: usize = 4;
+
+#[test]
+fn shards_running_at_once_share_the_rate_limit() {
+    // Three runners (`apply --shard K/3`), each in its own checkout, against one
+    // organization's limit: the emulator's default, Adobe's 3 submissions per 3 s.
+    let emulator = Emulator::start(&["--latency", "1s"]);
+    let storage_dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(storage_dir.path().join("in")).unwrap();
+    let storage = Storage::start(storage_dir.path(), SIGNATURE);
+    let shards: Vec<maskflow::apply::Shard> = (1..=3)
+        .map(|index| maskflow::apply::Shard { index, count: 3 })
+        .collect();
+    // Names chosen so that every shard gets the same number of images.
+    let mut taken = [0; 3];
+    let mut images = String::new();
+    for i in 0.. {
+        if taken.iter().all(|&n| n == PER_SHARD) {
+            break;
+        }
+        let stem = format!("photo-{i}");
+        let owner = (0..3)
+            .find(|&s| shards[s].contains(&format!("masks/{stem}.png")))
+            .unwrap();
+        if taken[owner] == PER_SHARD {
+            continue;
+        }
+        taken[owner] += 1;
+        std::fs::copy(
+            repo()
+                .join("examples/photos")
+                .join(PHOTOS[i % PHOTOS.len()]),
+            storage_dir.path().join(format!("in/{stem}.png")),
+        )
+        .unwrap();
+        images.push_str(&format!(
+            "  - input: \"{{{{ vars.store }}}}/in/{stem}.png?sig={{{{ env('STORAGE_SIG') }}}}\"\n"
+        ));
+    }
+    let manifest = format!(
+        "version: 1\nvars:\n  store: \"{store}\"\ndefaults:\n  engine: photoshop\n  \
+         mask_url: \"{{{{ vars.store }}}}/out/{{{{ stem }}}}.png?sig={{{{ env('STORAGE_SIG') }}}}\"\n\
+         photoshop:\n  endpoint: \"{api}\"\n  ims: \"{api}\"\n  \
+         limits: {{poll_initial_seconds: 0.2, poll_max_seconds: 1}}\nimages:\n{images}",
+        store = storage.base_url(),
+        api = emulator.base_url,
+    );
+    let checkouts: Vec<tempfile::TempDir> = (0..3)
+        .map(|_| {
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), "maskflow.yaml", &manifest);
+            dir
+        })
+        .collect();
+    let command = |dir: &Path, args: &[&str]| {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .current_dir(dir)
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("PHOTOSHOP_ACCESS_TOKEN")
+            .env("STORAGE_SIG", SIGNATURE)
+            .envs(emulator.credentials());
+        command
+    };
+
+    // `plan --shard` tells the share before anything is paid for, in both formats.
+    let plan = command(checkouts[0].path(), &["plan", "--shard", "2/3"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        text.contains(
+            "Shard 2/3 submits at most 1 per 3 s: a fair share of the organization's 3 per 3 s"
+        ) && text.contains(&format!("Plan: {PER_SHARD} to create")),
+        "{text}"
+    );
+    let plan = command(
+        checkouts[0].path(),
+        &["plan", "--shard", "2/3", "--format", "json"],
+    )
+    .output()
+    .unwrap();
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(plan["changes"].as_array().unwrap().len(), PER_SHARD);
+    assert_eq!(
+        (
+            plan["submit_share"]["submits"].as_u64(),
+            plan["submit_share"]["window_seconds"].as_f64(),
+            plan["submit_share"]["mode"].as_str()
+        ),
+        (Some(1), Some(3.0), Some("fair"))
+    );
+    assert_eq!(stat(&emulator, "submissions"), 0);
+
+    let started = std::time::Instant::now();
+    let runs: Vec<std::process::Child> = checkouts
+        .iter()
+        .enumerate()
+        .map(|(k, dir)| {
+            command(
+                dir.path(),
+                &[
+                    "apply",
+                    "--format",
+                    "json",
+                    "--shard",
+                    &format!("{}/3", k + 1),
+                ],
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let outputs: Vec<Output> = runs
+        .into_iter()
+        .map(|run| run.wait_with_output().unwrap())
+        .collect();
+    let wall = started.elapsed().as_secs_f64();
+    for output in &outputs {
+        assert_eq!(code(output), 0, "{}", stderr(output));
+        let events = events(output);
+        assert_eq!(summary(&events)["created"].as_u64(), Some(PER_SHARD as u64));
+        let share = &events_of(&events, "apply_started")[0]["submit_share"];
+        assert_eq!(
+            (share["submits"].as_u64(), share["window_seconds"].as_f64()),
+            (Some(1), Some(3.0)),
+            "{share}"
+        );
+    }
+    let stats = emulator.stats();
+    assert_eq!(stats["submissions"], 3 * PER_SHARD as u64, "{stats}");
+    assert_eq!(
+        stats["rate_limited"], 0,
+        "together the shards kept to the limit: {stats}"
+    );
+    assert_eq!(stats["duplicate_submissions"], 0, "{stats}");
+    // The floor: the last of the 3 × PER_SHARD submissions cannot go before
+    // (PER_SHARD - 1) full windows, and its job then takes the latency.
+    let floor = (PER_SHARD - 1) as f64 * 3.0 + 1.0;
+    eprintln!(
+        "3 shards x {PER_SHARD} images: {wall:.2} s, floor {floor:.1} s ({:.3}x)",
+        wall / floor
+    );
+}
+
+#[test]
+fn a_failed_sensei_job_keeps_the_reason_nested_as_error_details() {
+    // Adobe's SDK describes `errors` as `{type, code, title, errorDetails: [{name, reason}]}`.
+    let emulator = Emulator::start(&[
+        "--latency",
+        "200ms",
+        "--fail-inputs-matching",
+        "coffee",
+        "--errors-as",
+        "error-details",
+    ]);
+    let project = Project::new(&emulator, "sensei", &["coffee.png"], "submits: 10");
+    let output = project.run(&emulator, &["apply"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let reason = "the input URL contains \"coffee\" (--fail-inputs-matching)";
+    let human = stderr(&output);
+    assert!(
+        human.contains("failed masks/coffee.png") && human.contains(reason),
+        "{human}"
+    );
+    let lock: Value =
+        serde_json::from_slice(&std::fs::read(project.root().join("maskflow.lock")).unwrap())
+            .unwrap();
+    let error = lock["images"]["masks/coffee.png"]["job"]["error"]
+        .as_str()
+        .unwrap();
+    assert!(
+        error.contains("UndefinedError (500)") && error.contains(reason),
+        "{error}"
+    );
+    assert_no_secrets(&project, &emulator, &[&output]);
+}
+
 #[test]
 fn max_submits_refuses_before_paying() {
     let emulator = Emulator::start(&[]);

@@ -4,6 +4,7 @@
 mod folders;
 mod isolate;
 mod prune;
+pub mod share;
 
 pub use folders::FolderError;
 pub(crate) use isolate::panic_message;
@@ -253,6 +254,10 @@ pub fn apply(
     // would otherwise be found after paying for them.
     let folders = folders::OutputFolders::open(work.iter().map(|w| w.step.output_path.as_path()))?;
     let engines = load_engines(&work, options)?;
+    let submit_share = options
+        .shard
+        .filter(|_| engines.photoshop.is_some())
+        .map(|shard| share::submit_share(&options.photoshop.limits, shard));
     for key in orphans {
         remove_orphan(
             &key,
@@ -271,7 +276,10 @@ pub fn apply(
         summary.failed += 1;
         reporter.report(Event::Failed { step, error });
     }
-    reporter.report(Event::ApplyStarted { to_run: work.len() });
+    reporter.report(Event::ApplyStarted {
+        to_run: work.len(),
+        submit_share: submit_share.as_ref(),
+    });
     let ran = run_pool(
         work,
         &engines,
@@ -380,7 +388,12 @@ fn load_engines(work: &[Work], options: &Options) -> Result<Engines, Error> {
                 std::env::var(name).ok()
             })
             .map_err(EngineError::from)?;
-        Some(Photoshop::new(&options.photoshop, credentials))
+        // Shards run at once under one organization's limit: each submits at its share.
+        let settings = PhotoshopSettings {
+            limits: share::shard_limits(&options.photoshop.limits, options.shard),
+            ..options.photoshop.clone()
+        };
+        Some(Photoshop::new(&settings, credentials))
     } else {
         None
     };

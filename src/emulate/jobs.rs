@@ -137,6 +137,17 @@ impl Failure {
         json!({"type": kind, "code": code, "title": title, "details": [{"name": href, "reason": reason}]})
     }
 
+    /// The same, with the reasons under `errorDetails`, as Adobe's SDK describes it.
+    pub fn sensei_error_details(&self) -> Value {
+        let mut error = self.sensei();
+        if let Some(fields) = error.as_object_mut()
+            && let Some(details) = fields.remove("details")
+        {
+            fields.insert("errorDetails".to_owned(), details);
+        }
+        error
+    }
+
     /// One `errorDetails` entry of a v2 status body.
     pub fn v2(&self) -> Value {
         let (code, message) = match self {

@@ -45,8 +45,12 @@ pub enum FaultRoute {
 /// The shape of `errors` in a failed sensei status body (sources disagree; contract §3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ErrorsAs {
+    /// `{type, code, title, details: [{name, reason}]}` (2025 spec).
     Object,
+    /// `[{type, code, title, details}]` (cis schema).
     Array,
+    /// `{type, code, title, errorDetails: [{name, reason}]}` (old reference, SDK tests and spec).
+    ErrorDetails,
 }
 
 /// The job id field of sensei status bodies (`jobID` in examples, `jobId` in the spec).

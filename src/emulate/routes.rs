@@ -324,6 +324,7 @@ impl State {
                 match self.config.errors_as {
                     ErrorsAs::Object => error,
                     ErrorsAs::Array => json!([error]),
+                    ErrorsAs::ErrorDetails => failure.sensei_error_details(),
                 },
             );
         }

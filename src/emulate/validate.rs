@@ -89,16 +89,19 @@ pub fn sensei(body: &Value) -> Result<SenseiRequest, Vec<Value>> {
     }
     if let Some(value) = top.get("options") {
         let (data, schema) = (".options", "#/properties/options");
-        if let Some(o) = object(&mut errors, value, data, schema)
-            && let Some(optimize) = o.get("optimize")
-        {
-            enumeration(
-                &mut errors,
-                optimize,
-                &OPTIMIZE,
-                ".options.optimize",
-                &format!("{schema}/properties/optimize"),
-            );
+        if let Some(o) = object(&mut errors, value, data, schema) {
+            if let Some(optimize) = o.get("optimize") {
+                enumeration(
+                    &mut errors,
+                    optimize,
+                    &OPTIMIZE,
+                    ".options.optimize",
+                    &format!("{schema}/properties/optimize"),
+                );
+            }
+            if let Some(service) = o.get("service") {
+                check_service(&mut errors, service);
+            }
         }
     }
     if !errors.is_empty() {
@@ -187,6 +190,24 @@ fn check_location(errors: &mut Vec<Value>, location: &Map<String, Value>, name: 
             &format!("{schema}/if"),
             json!({"failingKeyword": branch}),
             &format!("should match \"{branch}\" schema"),
+        ));
+    }
+}
+
+/// `options.service`: Adobe types `version` (the model version, e.g. "4.0") as a string.
+fn check_service(errors: &mut Vec<Value>, service: &Value) {
+    let (data, schema) = (
+        ".options.service",
+        "#/properties/options/properties/service",
+    );
+    if let Some(s) = object(errors, service, data, schema)
+        && let Some(version) = s.get("version")
+        && !version.is_string()
+    {
+        errors.push(type_error(
+            ".options.service.version",
+            &format!("{schema}/properties/version"),
+            "string",
         ));
     }
 }
@@ -484,6 +505,38 @@ mod tests {
         assert_eq!(
             keywords(&sensei(&body).unwrap_err()),
             pairs(&[("required", ".output.color")])
+        );
+    }
+
+    #[test]
+    fn service_version_must_be_a_string() {
+        let mut body = valid();
+        body["options"]["service"] = json!({"version": "4.0"});
+        assert!(sensei(&body).is_ok());
+        for bad in [
+            json!(4),
+            json!(4.0),
+            json!(true),
+            json!(["4.0"]),
+            json!({"v": 4}),
+        ] {
+            body["options"]["service"]["version"] = bad.clone();
+            let errors = sensei(&body).unwrap_err();
+            assert_eq!(
+                keywords(&errors),
+                pairs(&[("type", ".options.service.version")]),
+                "{bad}"
+            );
+            assert_eq!(errors[0]["message"], "should be string");
+            assert_eq!(
+                errors[0]["schemaPath"],
+                "#/properties/options/properties/service/properties/version/type"
+            );
+        }
+        body["options"]["service"] = json!("4.0");
+        assert_eq!(
+            keywords(&sensei(&body).unwrap_err()),
+            pairs(&[("type", ".options.service")])
         );
     }
 

@@ -21,8 +21,8 @@ pub use expand::{Input, Step};
 pub use glob::SkippedName;
 pub use model::{
     CredentialVars, DEFAULT_OUTPUT, Defaults, EngineKind, ImageEntry, ImageLimits, Limits,
-    Manifest, MaskMode, Optimize, PhotoshopApi, PhotoshopSettings, RetouchPolicy, StorageKind,
-    VarValue, schema_json,
+    Manifest, MaskMode, Optimize, PhotoshopApi, PhotoshopSettings, RetouchPolicy, ShardShare,
+    StorageKind, VarValue, schema_json,
 };
 use serde_saphyr::Spanned;
 use yaml::Node;

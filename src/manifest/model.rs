@@ -414,6 +414,22 @@ pub struct Limits {
     #[serde(default = "default_deadline")]
     #[schemars(range(min = 1.0))]
     pub deadline_seconds: f64,
+    /// With `apply --shard K/N`: how much of `submits` each shard uses.
+    #[serde(default)]
+    pub shard_share: ShardShare,
+}
+
+/// How the shards of a run (`apply --shard K/N`) divide the submission limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ShardShare {
+    /// The shards run at once under one organization's limit: each uses `submits / N` per
+    /// window in whole submissions (at least 1, over a longer window when `submits < N`).
+    #[default]
+    Fair,
+    /// Each shard uses all of `submits`: for shards that run one after another, or under
+    /// different organizations, or to give each shard its own limit (set it in `submits`).
+    Whole,
 }
 
 impl Default for Limits {
@@ -425,6 +441,7 @@ impl Default for Limits {
             poll_initial_seconds: default_poll_initial(),
             poll_max_seconds: default_poll_max(),
             deadline_seconds: default_deadline(),
+            shard_share: ShardShare::default(),
         }
     }
 }

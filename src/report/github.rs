@@ -170,7 +170,7 @@ impl Reporter for Github {
                     ("changed", plan.has_changes().to_string()),
                 ]);
             }
-            Event::ApplyStarted { to_run } if *to_run > 0 => {
+            Event::ApplyStarted { to_run, .. } if *to_run > 0 => {
                 self.command(&format!("::group::maskflow: {to_run} image(s) to mask"));
                 self.grouped = true;
             }

@@ -1,5 +1,6 @@
-//! Text for people, on stderr: diagnostics with source snippets, the plan, and progress (a
-//! bar on a terminal, a line per finished image elsewhere).
+//! Text for people. The plan is a command's result, so it goes to stdout (as Terraform's:
+//! `maskflow plan > plan.txt` keeps it); diagnostics with source snippets and progress (a
+//! bar on a terminal, a line per finished image elsewhere) go to stderr.
 
 use std::io::{IsTerminal, Write};
 
@@ -84,8 +85,20 @@ impl Reporter for Human {
                 escape::path(manifest),
                 plural(images)
             )),
-            Event::Plan(plan) => self.line(&render_plan(plan, self.manifest.as_deref())),
-            Event::ApplyStarted { to_run } => {
+            Event::Plan(plan) => {
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "{}",
+                    render_plan(plan, self.manifest.as_deref())
+                );
+            }
+            Event::ApplyStarted {
+                to_run,
+                submit_share,
+            } => {
+                if let Some(share) = submit_share {
+                    self.line(&share.describe());
+                }
                 if self.terminal && to_run > 0 {
                     let bar = ProgressBar::new(to_run as u64);
                     bar.set_style(
@@ -382,6 +395,10 @@ fn render_plan(plan: &Plan, manifest: Option<&std::path::Path>) -> String {
         ));
     }
     let counts = plan.counts();
+    if let Some(share) = &plan.submit_share {
+        text.push_str(&share.describe());
+        text.push('\n');
+    }
     let mut held = String::new();
     if counts.kept > 0 {
         held.push_str(&format!(", {} kept", counts.kept));

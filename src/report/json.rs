@@ -70,7 +70,16 @@ impl Reporter for Json {
                 "images": images,
             }),
             Event::Plan(plan) => plan_document(plan),
-            Event::ApplyStarted { to_run } => json!({"event": "apply_started", "to_run": to_run}),
+            Event::ApplyStarted {
+                to_run,
+                submit_share,
+            } => {
+                let mut value = json!({"event": "apply_started", "to_run": to_run});
+                if let Some(share) = submit_share {
+                    value["submit_share"] = json!(share);
+                }
+                value
+            }
             Event::Started { key } => json!({"event": "started", "key": key}),
             Event::Finished {
                 step,
@@ -250,10 +259,14 @@ fn plan_document(plan: &Plan) -> Value {
             value
         })
         .collect();
-    json!({
+    let mut document = json!({
         "version": 1,
         "changes": changes,
         "counts": plan.counts(),
         "has_changes": plan.has_changes(),
-    })
+    });
+    if let Some(share) = &plan.submit_share {
+        document["submit_share"] = json!(share);
+    }
+    document
 }

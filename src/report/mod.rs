@@ -1,5 +1,5 @@
 //! The only layer that prints. Commands emit events; a renderer turns them into text for
-//! people (stderr) or JSON for machines (stdout).
+//! people (the plan on stdout, the rest on stderr) or JSON for machines (stdout).
 
 pub mod escape;
 mod github;
@@ -9,6 +9,7 @@ mod json;
 use std::path::Path;
 
 use crate::apply::Summary;
+use crate::apply::share::SubmitShare;
 use crate::lock::OutputRecord;
 use crate::manifest::{ManifestError, Pos, RetouchPolicy, SkippedName, Source, Step};
 use crate::plan::{Action, Plan, Reason};
@@ -19,7 +20,7 @@ pub use json::Json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// Text for people, on stderr.
+    /// Text for people: the plan on stdout; progress and diagnostics on stderr.
     Human,
     /// JSON on stdout: one document for `plan` and `validate`, one event per line for `apply`.
     Json,
@@ -44,6 +45,8 @@ pub enum Event<'a> {
     Plan(&'a Plan),
     ApplyStarted {
         to_run: usize,
+        /// With `--shard` and paid jobs to submit: the submission quota this shard keeps to.
+        submit_share: Option<&'a SubmitShare>,
     },
     Started {
         key: &'a str,

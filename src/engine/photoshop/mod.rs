@@ -135,8 +135,11 @@ impl Photoshop {
         let give_up_at = Instant::now() + self.deadline();
         let mut attempt = 0;
         loop {
-            self.limiter.acquire();
             let reply = match self.call(|agent, token| {
+                // Counted only once a token is at hand, right before sending: minting one can
+                // take a while, and a slot counted long before its request reaches the
+                // service lets the next one arrive less than a window after it.
+                self.limiter.acquire();
                 agent
                     .post(&url)
                     .header("Authorization", format!("Bearer {token}"))

@@ -147,7 +147,9 @@ pub fn error_message(body: &Value) -> Option<String> {
     (!parts.is_empty()).then(|| redact_text(&parts.join("; ")))
 }
 
-/// `{type, code, title, details|reason}` or `{error_code, message}` or `{errorCode, message}`.
+/// `{type, code, title, details|reason|errorDetails}` or `{error_code, message}` or
+/// `{errorCode, message}`. The SDK's own description nests the reasons as `errorDetails`
+/// inside the `errors` object (contract §3.3).
 fn describe_error(item: &Value) -> Option<String> {
     let text = |k: &str| match item.get(k) {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
@@ -161,7 +163,7 @@ fn describe_error(item: &Value) -> Option<String> {
     let headline = text("title")
         .or_else(|| text("message"))
         .or_else(|| text("error_description"));
-    let details = ["details", "reason"]
+    let details = ["details", "reason", "errorDetails"]
         .iter()
         .filter_map(|k| item.get(*k))
         .flat_map(|d| match d {
@@ -238,6 +240,16 @@ mod tests {
             "title": "Access Is Forbidden", "details": {"name": "u", "reason": "Unable to upload the outputs"}}]});
         assert!(matches!(parse_status(&array), JobStatus::Failed { message }
             if message.contains("AuthForbidden (403)") && message.contains("Unable to upload the outputs")));
+        let nested = json!({"status": "failed", "errors": {"type": "ResourceNotFound", "code": 404,
+            "title": "Requested resource was not found",
+            "errorDetails": [{"name": "https://b/in.png?sig=S", "reason": "Unable to access the input href"}]}});
+        let JobStatus::Failed { message } = parse_status(&nested) else {
+            panic!()
+        };
+        assert_eq!(
+            message,
+            "ResourceNotFound (404): Requested resource was not found [Unable to access the input href: https://b/in.png]"
+        );
         let v2 = json!({"status": "failed", "errorDetails": [{"errorCode": "runtime_error", "message": "boom"}]});
         assert!(
             matches!(parse_status(&v2), JobStatus::Failed { message } if message == "runtime_error: boom")
