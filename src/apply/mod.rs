@@ -10,7 +10,7 @@ use std::time::Instant;
 use image::GrayImage;
 use serde::Serialize;
 
-use crate::engine::photoshop::{self, Photoshop, WaitError};
+use crate::engine::photoshop::{self, JobHandle, Photoshop, Seat, WaitError};
 use crate::engine::{self, Engine, EngineError, MaskRequest};
 use crate::lock::{InputRecord, JobRecord, JobState, LockEntry, LockStore, OutputRecord};
 use crate::manifest::{EngineKind, Input, PhotoshopApi, PhotoshopSettings, Step};
@@ -100,7 +100,7 @@ struct Work {
     /// The input as planning found it.
     observed: InputRecord,
     /// A job an earlier run submitted and did not see finish: poll it, do not pay again.
-    resume: Option<String>,
+    resume: Option<JobRecord>,
 }
 
 enum Message {
@@ -184,7 +184,7 @@ pub fn apply(
             (action, Some(step), Some(desired), Some(observation)) => {
                 let resume = match &action {
                     Action::Update { reasons } => reasons.iter().find_map(|r| match r {
-                        Reason::JobInFlight { job } => Some(job.clone()),
+                        Reason::JobInFlight { job } => Some(recorded_job(store, &item.key, job)),
                         _ => None,
                     }),
                     _ => None,
@@ -211,6 +211,9 @@ pub fn apply(
         return Err(Error::TooManySubmits { submits, max });
     }
     let engines = load_engines(&work, options)?;
+    if let Some(photoshop) = &engines.photoshop {
+        photoshop.learn_from(&store.lock);
+    }
     for key in orphans {
         remove_orphan(
             &key,
@@ -227,6 +230,24 @@ pub fn apply(
     summary.seconds = started.elapsed().as_secs_f64();
     reporter.report(Event::Summary(&summary));
     Ok(summary)
+}
+
+/// The lockfile's record of job `id` of `key` (with the status link the service gave).
+fn recorded_job(store: &LockStore, key: &str, id: &str) -> JobRecord {
+    store
+        .lock
+        .images
+        .get(key)
+        .map(|entry| entry.job.clone())
+        .filter(|job| job.id == id)
+        .unwrap_or_else(|| JobRecord {
+            id: id.to_owned(),
+            state: JobState::Submitted,
+            href: None,
+            submitted_at: now(),
+            finished_at: None,
+            error: None,
+        })
 }
 
 fn selected(only: &[glob::Pattern], item: &Item) -> bool {
@@ -317,7 +338,8 @@ fn run_pool(
         .iter()
         .filter(|w| w.step.engine == EngineKind::Local)
         .count();
-    // Remote jobs mostly wait, so they get their own (larger) bound on jobs in flight.
+    // Remote jobs mostly wait, so they get their own (larger) bound on jobs in flight; how
+    // many of these workers actually hold a job is up to the engine's flight (Little's law).
     let workers = if engines.photoshop.is_some() {
         jobs.max(options.photoshop.limits.in_flight as usize)
     } else {
@@ -339,11 +361,16 @@ fn run_pool(
                     let Some(work) = queue.lock().expect("queue lock").next() else {
                         break;
                     };
+                    // A new paid job waits for its seat before it counts as started.
+                    let seat = (work.step.engine == EngineKind::Photoshop
+                        && work.resume.is_none())
+                    .then(|| engines.photoshop.as_ref().map(Photoshop::board))
+                    .flatten();
                     let _ = sender.send(Message::Started {
                         key: work.step.key.clone(),
                     });
                     let submitted_at = now();
-                    let (outcome, job) = run_step(&work, engines, &sender);
+                    let (outcome, job) = run_step(&work, engines, &sender, seat);
                     let _ = sender.send(Message::Done {
                         work: Box::new(work),
                         outcome,
@@ -413,6 +440,7 @@ fn run_step(
     work: &Work,
     engines: &Engines,
     sender: &mpsc::Sender<Message>,
+    seat: Option<Seat<'_>>,
 ) -> (Outcome, Option<String>) {
     let step = &work.step;
     match step.engine {
@@ -425,15 +453,17 @@ fn run_step(
             };
             (outcome, None)
         }
-        EngineKind::Photoshop => run_photoshop(work, engines, sender),
+        EngineKind::Photoshop => run_photoshop(work, engines, sender, seat),
     }
 }
 
-/// Submits (or resumes) one photoshop job, waits for it, and writes its mask.
+/// Submits (or resumes) one photoshop job, waits for it, and writes its mask. A new job holds
+/// `seat` from before its input is staged until its mask is written.
 fn run_photoshop(
     work: &Work,
     engines: &Engines,
     sender: &mpsc::Sender<Message>,
+    mut seat: Option<Seat<'_>>,
 ) -> (Outcome, Option<String>) {
     let step = &work.step;
     let photoshop = engines
@@ -459,7 +489,7 @@ fn run_photoshop(
         Err(error) => return (Outcome::Failed(error), None),
     };
     let job = match &work.resume {
-        Some(job) => job.clone(),
+        Some(job) => photoshop.resumed(&job.id, job.href.as_deref(), &job.submitted_at),
         None => {
             let input = match &step.input {
                 Input::Remote(url) => url.clone(),
@@ -478,9 +508,12 @@ fn run_photoshop(
             };
             match photoshop.submit(step, &input, mask_put.as_ref()) {
                 Ok(job) => {
+                    if let Some(seat) = seat.as_mut() {
+                        seat.took_off(job.accepted());
+                    }
                     if !record_submission(work, &job, sender) {
                         let stopped = "the run stopped before the job was recorded".to_owned();
-                        return (Outcome::Unfinished(stopped), Some(job));
+                        return (Outcome::Unfinished(stopped), Some(job.id));
                     }
                     job
                 }
@@ -498,7 +531,8 @@ fn run_photoshop(
         Err(WaitError::Failed(error)) => Outcome::Failed(explain_input_failure(error)),
         Err(WaitError::Unfinished(error)) => Outcome::Unfinished(error),
     };
-    (outcome, Some(job))
+    drop(seat);
+    (outcome, Some(job.id))
 }
 
 /// The service's "cannot access the input" is most often an expired pre-signed URL.
@@ -516,7 +550,7 @@ fn explain_input_failure(error: String) -> String {
 
 /// Has the main thread write the job to the lockfile, and waits until it has: waiting on a
 /// job that is not in the lockfile would pay twice after a crash.
-fn record_submission(work: &Work, job: &str, sender: &mpsc::Sender<Message>) -> bool {
+fn record_submission(work: &Work, job: &JobHandle, sender: &mpsc::Sender<Message>) -> bool {
     let (recorded, wait_recorded) = mpsc::channel();
     let entry = LockEntry {
         input: work.observed.clone(),
@@ -525,8 +559,9 @@ fn record_submission(work: &Work, job: &str, sender: &mpsc::Sender<Message>) -> 
         fingerprint: work.desired.fingerprint.clone(),
         output: None,
         job: JobRecord {
-            id: job.to_owned(),
+            id: job.id.clone(),
             state: JobState::Submitted,
+            href: job.href.clone(),
             submitted_at: now(),
             finished_at: None,
             error: None,
@@ -672,6 +707,7 @@ fn record(
                     job: JobRecord {
                         id: job_id,
                         state: JobState::Succeeded,
+                        href: None,
                         submitted_at,
                         finished_at,
                         error: None,
@@ -702,6 +738,7 @@ fn record(
                     job: JobRecord {
                         id: job_id,
                         state: JobState::Failed,
+                        href: None,
                         submitted_at,
                         finished_at,
                         error: Some(error.clone()),
