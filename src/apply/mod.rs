@@ -358,14 +358,23 @@ fn run_pool(
             let (queue, stop) = (&queue, &stop);
             scope.spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    let Some(work) = queue.lock().expect("queue lock").next() else {
-                        break;
+                    // A new paid job queues for its seat (in manifest order) and waits for
+                    // it before it counts as started.
+                    let (work, ticket) = {
+                        let mut queue = queue.lock().expect("queue lock");
+                        let Some(work) = queue.next() else {
+                            break;
+                        };
+                        let ticket = engines
+                            .photoshop
+                            .as_ref()
+                            .filter(|_| {
+                                work.step.engine == EngineKind::Photoshop && work.resume.is_none()
+                            })
+                            .map(|photoshop| (photoshop, photoshop.ticket()));
+                        (work, ticket)
                     };
-                    // A new paid job waits for its seat before it counts as started.
-                    let seat = (work.step.engine == EngineKind::Photoshop
-                        && work.resume.is_none())
-                    .then(|| engines.photoshop.as_ref().map(Photoshop::board))
-                    .flatten();
+                    let seat = ticket.map(|(photoshop, ticket)| photoshop.board(ticket));
                     let _ = sender.send(Message::Started {
                         key: work.step.key.clone(),
                     });

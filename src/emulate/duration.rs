@@ -79,7 +79,10 @@ mod tests {
         let s = Duration::from_secs;
         assert_eq!(parse_latency("2s"), Ok(Latency::fixed(s(2))));
         let range = parse_latency("3s..12s").unwrap();
-        assert_eq!((range.min, range.max, range.mean()), (s(3), s(12), Duration::from_millis(7500)));
+        assert_eq!(
+            (range.min, range.max, range.mean()),
+            (s(3), s(12), Duration::from_millis(7500))
+        );
         let mut rng = fastrand::Rng::with_seed(1);
         let draws: Vec<Duration> = (0..200).map(|_| range.draw(&mut rng)).collect();
         assert!(draws.iter().all(|d| (s(3)..=s(12)).contains(d)));

@@ -29,6 +29,9 @@ pub struct Flight {
 
 #[derive(Default)]
 struct State {
+    /// Tickets handed out, and the next one to board: jobs board in the order they queued.
+    issued: u64,
+    boarding: u64,
     seated: usize,
     /// Jobs of this run the service accepted and that are not done, by when.
     airborne: BTreeMap<u64, Instant>,
@@ -38,6 +41,9 @@ struct State {
     /// The largest number of seats taken at once.
     most: usize,
 }
+
+/// A place in the queue for a seat.
+pub struct Ticket(u64);
 
 /// A place in the flight: taken before staging and submitting, given back when the job is done.
 pub struct Seat<'a> {
@@ -59,8 +65,15 @@ impl Flight {
         }
     }
 
-    /// Waits until one more job may be started.
-    pub fn board(&self) -> Seat<'_> {
+    /// Queues for a seat; `board` must follow, or later tickets wait forever.
+    pub fn ticket(&self) -> Ticket {
+        let mut state = self.state.lock().expect("flight lock");
+        state.issued += 1;
+        Ticket(state.issued - 1)
+    }
+
+    /// Waits until `ticket` is next in line and one more job may be started.
+    pub fn board(&self, ticket: Ticket) -> Seat<'_> {
         let mut state = self.state.lock().expect("flight lock");
         loop {
             let now = Instant::now();
@@ -70,11 +83,16 @@ impl Flight {
                 .values()
                 .min()
                 .map(|t| now.saturating_duration_since(*t));
-            if state.seated < bound(self.rate, self.burst, self.cap, longest, oldest) {
+            if state.boarding == ticket.0
+                && state.seated < bound(self.rate, self.burst, self.cap, longest, oldest)
+            {
+                state.boarding += 1;
                 state.seated += 1;
                 state.most = state.most.max(state.seated);
                 let id = state.next_id;
                 state.next_id += 1;
+                // The next in line may fit too.
+                self.freed.notify_all();
                 return Seat {
                     flight: self,
                     id,
@@ -169,14 +187,33 @@ mod tests {
     #[test]
     fn seats_are_given_back_and_job_times_learned() {
         let flight = Flight::new(64, &SubmitLimiter::new(3, S(3)));
-        let seats: Vec<Seat> = (0..4).map(|_| flight.board()).collect();
+        let board = || flight.board(flight.ticket());
+        let seats: Vec<Seat> = (0..4).map(|_| board()).collect();
         assert_eq!(flight.most(), 4);
         let mut first = seats.into_iter().next().unwrap();
         first.took_off(Instant::now() - S(20));
         drop(first);
         // A job took 20 s: 20 + 4 seats may be taken now.
-        let seats: Vec<Seat> = (0..24).map(|_| flight.board()).collect();
+        let seats: Vec<Seat> = (0..24).map(|_| board()).collect();
         assert_eq!(flight.most(), 24);
         drop(seats);
+    }
+
+    #[test]
+    fn jobs_board_in_the_order_they_queued() {
+        let flight = Flight::new(64, &SubmitLimiter::new(3, S(3)));
+        let first = flight.ticket();
+        let second = flight.ticket();
+        let order = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let _seat = flight.board(second);
+                order.lock().unwrap().push(2);
+            });
+            std::thread::sleep(Duration::from_millis(50));
+            let _seat = flight.board(first);
+            order.lock().unwrap().push(1);
+        });
+        assert_eq!(order.into_inner().unwrap(), [1, 2]);
     }
 }

@@ -17,7 +17,7 @@ use image::GrayImage;
 use serde_json::Value;
 
 pub use auth::{CredentialError, Credentials};
-pub use flight::Seat;
+pub use flight::{Seat, Ticket};
 pub use wire::JobStatus;
 
 use crate::lock::Lockfile;
@@ -138,9 +138,14 @@ impl Photoshop {
         }
     }
 
-    /// Waits until one more job may be started: the bound on jobs in flight (see `flight`).
-    pub fn board(&self) -> Seat<'_> {
-        self.flight.board()
+    /// Queues a new job for a seat in the flight (see `flight`); `board` must follow.
+    pub fn ticket(&self) -> Ticket {
+        self.flight.ticket()
+    }
+
+    /// Waits until the job of `ticket` may be started: the bound on jobs in flight.
+    pub fn board(&self, ticket: Ticket) -> Seat<'_> {
+        self.flight.board(ticket)
     }
 
     /// The most jobs started and not yet done at one time in this run.
@@ -524,9 +529,7 @@ impl std::fmt::Display for StatusError {
         match self {
             StatusError::Retry { message, .. }
             | StatusError::Limited { message, .. }
-            | StatusError::Fatal(message) => {
-                f.write_str(message)
-            }
+            | StatusError::Fatal(message) => f.write_str(message),
         }
     }
 }
@@ -641,7 +644,10 @@ mod tests {
             &submitted.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
         );
         let age = job.accepted().elapsed();
-        assert!(age >= Duration::from_secs(29) && age < Duration::from_secs(40), "{age:?}");
+        assert!(
+            age >= Duration::from_secs(29) && age < Duration::from_secs(40),
+            "{age:?}"
+        );
         assert!(job.href.is_some());
         let unreadable = engine.resumed("abc-1", Some("https://evil.example/x/abc-1"), "yesterday");
         assert!(unreadable.accepted().elapsed() < Duration::from_secs(5));

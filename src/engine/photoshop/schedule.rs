@@ -195,7 +195,12 @@ pub fn next_poll(known: &[Duration], last: Option<Duration>, ceiling: Duration) 
 }
 
 /// The age of the next probe while nothing is known: `initial`, then ×1.5 up to `ceiling`.
-fn probe_after(last: Option<Duration>, probes: u32, initial: Duration, ceiling: Duration) -> Duration {
+fn probe_after(
+    last: Option<Duration>,
+    probes: u32,
+    initial: Duration,
+    ceiling: Duration,
+) -> Duration {
     let step = initial
         .mul_f64(1.5f64.powi(probes.min(64) as i32))
         .min(ceiling)
@@ -288,13 +293,20 @@ mod tests {
         assert_eq!(probe_after(None, 0, initial, ceiling), S(1));
         assert_eq!(probe_after(Some(S(1)), 1, initial, ceiling), MS(2500));
         assert_eq!(probe_after(Some(S(100)), 30, initial, ceiling), S(110));
-        assert_eq!(probe_after(Some(S(1)), 0, Duration::ZERO, ceiling), S(1) + MIN_PROBE);
+        assert_eq!(
+            probe_after(Some(S(1)), 0, Duration::ZERO, ceiling),
+            S(1) + MIN_PROBE
+        );
     }
 
     #[test]
     fn the_service_clock_wins_when_it_is_plausible() {
         assert_eq!(latency_of(S(6), Some(S(5))), S(5));
-        assert_eq!(latency_of(S(6), Some(S(60))), S(6), "never longer than seen");
+        assert_eq!(
+            latency_of(S(6), Some(S(60))),
+            S(6),
+            "never longer than seen"
+        );
         assert_eq!(latency_of(S(6), None), S(6));
     }
 

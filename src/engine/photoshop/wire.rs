@@ -246,7 +246,8 @@ mod tests {
 
     #[test]
     fn status_links_and_service_times() {
-        let sensei = json!({"_links": {"self": {"href": "https://image.adobe.io/sensei/status/a"}}});
+        let sensei =
+            json!({"_links": {"self": {"href": "https://image.adobe.io/sensei/status/a"}}});
         assert_eq!(
             status_href(&sensei).as_deref(),
             Some("https://image.adobe.io/sensei/status/a")
@@ -257,14 +258,20 @@ mod tests {
             Some("https://image.adobe.io/v2/status/j")
         );
         assert_eq!(status_href(&json!({"jobId": "j"})), None);
-        let done = json!({"created": "2024-11-28T10:00:00.250Z", "modified": "2024-11-28T10:00:05.500Z"});
+        let done =
+            json!({"created": "2024-11-28T10:00:00.250Z", "modified": "2024-11-28T10:00:05.500Z"});
         assert_eq!(
             service_latency(&done),
             Some(std::time::Duration::from_millis(5250))
         );
-        let v2 = json!({"createdTime": "2024-11-28T10:00:00Z", "modifiedTime": "2024-11-28T10:00:01Z"});
-        assert_eq!(service_latency(&v2), Some(std::time::Duration::from_secs(1)));
-        let backwards = json!({"created": "2024-11-28T10:00:05Z", "modified": "2024-11-28T10:00:00Z"});
+        let v2 =
+            json!({"createdTime": "2024-11-28T10:00:00Z", "modifiedTime": "2024-11-28T10:00:01Z"});
+        assert_eq!(
+            service_latency(&v2),
+            Some(std::time::Duration::from_secs(1))
+        );
+        let backwards =
+            json!({"created": "2024-11-28T10:00:05Z", "modified": "2024-11-28T10:00:00Z"});
         assert_eq!(service_latency(&backwards), None);
         assert_eq!(service_latency(&json!({"created": "soon"})), None);
     }
