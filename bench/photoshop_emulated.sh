@@ -9,18 +9,21 @@
 # that none of the servers it started is left running.
 # Needs: cargo, python3, node + npm.
 # Usage: bench/photoshop_emulated.sh [--images N] [--latency 1s|3s..12s] [--sdk-images N] [--skip-sdk]
+#                                    [--bin PATH]   (a maskflow binary to use instead of building one)
 set -euo pipefail
 
 images=200
 latency=1s
 sdk_images=
 run_sdk=1
+bin=
 while [ $# -gt 0 ]; do
   case "$1" in
     --images) images="$2"; shift 2 ;;
     --latency) latency="$2"; shift 2 ;;
     --sdk-images) sdk_images="$2"; shift 2 ;;
     --skip-sdk) run_sdk=0; shift ;;
+    --bin) bin="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -29,9 +32,11 @@ submits=3
 window=3
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-# A release build, so that the client's own CPU is not what is measured.
-cargo build --locked --release --quiet --manifest-path "$repo/Cargo.toml"
-bin="$repo/target/release/maskflow"
+if [ -z "$bin" ]; then
+  # A release build, so that the client's own CPU is not what is measured.
+  cargo build --locked --release --quiet --manifest-path "$repo/Cargo.toml"
+  bin="$repo/target/release/maskflow"
+fi
 work="$(mktemp -d)"
 pids=()
 cleanup() {
