@@ -139,6 +139,7 @@ fn entry(index: usize) -> (String, LockEntry) {
         job: JobRecord {
             id: format!("local-{}", &hex("job")[..16]),
             state: JobState::Succeeded,
+            href: None,
             submitted_at: "2026-12-01T23:00:00Z".to_owned(),
             finished_at: Some("2026-12-01T23:00:02Z".to_owned()),
             error: None,

@@ -76,6 +76,7 @@ pub fn adopt(
                     job: JobRecord {
                         id: MANUAL_JOB.to_owned(),
                         state: JobState::Succeeded,
+                        href: None,
                         submitted_at: now.clone(),
                         finished_at: Some(now),
                         error: None,

@@ -142,9 +142,10 @@ pub struct EmulateArgs {
     /// Port to listen on; 0 picks a free one (reported on start).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Time from submission to a terminal status (pending for the first half), e.g. 500ms.
-    #[arg(long, default_value = "1s", value_parser = crate::emulate::duration::parse)]
-    pub latency: Duration,
+    /// Time from submission to a terminal status (pending for the first half), e.g. 500ms; a
+    /// range such as 3s..12s gives each job its own, drawn uniformly.
+    #[arg(long, default_value = "1s", value_parser = crate::emulate::duration::parse_latency)]
+    pub latency: crate::emulate::Latency,
     /// The client id (and API key) the emulator accepts.
     #[arg(long, default_value = "maskflow-emulator")]
     pub client_id: String,
@@ -160,6 +161,16 @@ pub struct EmulateArgs {
     /// The sliding window of --submit-limit.
     #[arg(long, default_value = "3s", value_parser = crate::emulate::duration::parse)]
     pub submit_window: Duration,
+    /// Status requests allowed per --status-window, organization-wide (Adobe: 1,000 per 3 s).
+    #[arg(long, default_value_t = 1000)]
+    pub status_limit: usize,
+    /// The sliding window of --status-limit.
+    #[arg(long, default_value = "3s", value_parser = crate::emulate::duration::parse)]
+    pub status_window: Duration,
+    /// Serve the status routes (and link to them) under this path only, e.g. /jobs/v7: a
+    /// service whose status links differ from the routes a client would build.
+    #[arg(long, value_name = "PATH", default_value = "", value_parser = status_prefix)]
+    pub status_prefix: String,
     /// How 429 responses carry Retry-After.
     #[arg(long, value_enum, default_value_t = RetryAfter::Seconds)]
     pub retry_after: RetryAfter,
@@ -212,5 +223,22 @@ fn parse_at_least_1k(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(n) if n >= 1024 => Ok(n),
         _ => Err(format!("`{text}` is not a byte count of at least 1024")),
+    }
+}
+
+/// `--status-prefix`: path segments of letters, digits, `-`, `_` and `.`.
+fn status_prefix(text: &str) -> Result<String, String> {
+    let segments: Vec<&str> = text.split('/').filter(|s| !s.is_empty()).collect();
+    let valid = |s: &&str| {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && !matches!(*s, "." | "..")
+    };
+    if segments.iter().all(valid) {
+        Ok(segments.iter().map(|s| format!("/{s}")).collect())
+    } else {
+        Err(format!(
+            "`{text}` is not a path prefix; use segments of letters, digits, -, _ and ., e.g. /jobs/v7"
+        ))
     }
 }

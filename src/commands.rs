@@ -170,6 +170,9 @@ fn serve_emulator(args: &EmulateArgs, reporter: &mut dyn Reporter) -> Result<u8,
         token_lifetime: args.token_lifetime,
         submit_limit: args.submit_limit,
         submit_window: args.submit_window,
+        status_limit: args.status_limit,
+        status_window: args.status_window,
+        status_prefix: args.status_prefix.clone(),
         retry_after: args.retry_after,
         error_rate: args.error_rate,
         error_routes: args.error_routes.clone(),
@@ -266,7 +269,7 @@ fn status(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
     let mut jobs = Vec::new();
     for (key, entry) in in_flight {
         let (state, detail) = match &client {
-            Some(client) => match client.status(&entry.job.id) {
+            Some(client) => match client.status(&entry.job.id, entry.job.href.as_deref()) {
                 Ok(photoshop::JobStatus::Failed { message }) => {
                     ("failed".to_owned(), Some(message))
                 }

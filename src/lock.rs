@@ -114,6 +114,9 @@ pub struct OutputRecord {
 pub struct JobRecord {
     pub id: String,
     pub state: JobState,
+    /// The status link the service returned for the job, polled when a later run resumes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub href: Option<String>,
     /// RFC 3339, UTC.
     pub submitted_at: String,
     /// RFC 3339, UTC.
@@ -441,6 +444,7 @@ pub(crate) mod tests {
             job: JobRecord {
                 id: "x".into(),
                 state: JobState::Succeeded,
+                href: None,
                 submitted_at: "2026-01-01T00:00:00Z".into(),
                 finished_at: None,
                 error: None,

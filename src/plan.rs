@@ -412,6 +412,7 @@ mod tests {
             job: JobRecord {
                 id: "j".into(),
                 state: JobState::Succeeded,
+                href: None,
                 submitted_at: "t".into(),
                 finished_at: None,
                 error: None,

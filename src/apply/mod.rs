@@ -19,7 +19,7 @@ use std::time::Instant;
 use image::GrayImage;
 use serde::Serialize;
 
-use crate::engine::photoshop::{self, Photoshop, WaitError};
+use crate::engine::photoshop::{self, JobHandle, Photoshop, Seat, WaitError};
 use crate::engine::{self, DecodeLimits, Engine, EngineError, MaskRequest};
 use crate::lock::{InputRecord, JobRecord, JobState, LockEntry, LockStore, Origin, OutputRecord};
 use crate::manifest::{EngineKind, Input, PhotoshopApi, PhotoshopSettings, RetouchPolicy, Step};
@@ -115,7 +115,7 @@ struct Work {
     /// The input as planning found it.
     observed: InputRecord,
     /// A job an earlier run submitted and did not see finish: poll it, do not pay again.
-    resume: Option<String>,
+    resume: Option<JobRecord>,
 }
 
 enum Message {
@@ -224,7 +224,7 @@ pub fn apply(
             (action, Some(step), Some(desired), Some(observation)) => {
                 let resume = match &action {
                     Action::Update { reasons } => reasons.iter().find_map(|r| match r {
-                        Reason::JobInFlight { job } => Some(job.clone()),
+                        Reason::JobInFlight { job } => Some(recorded_job(store, &item.key, job)),
                         _ => None,
                     }),
                     _ => None,
@@ -258,6 +258,9 @@ pub fn apply(
         .shard
         .filter(|_| engines.photoshop.is_some())
         .map(|shard| share::submit_share(&options.photoshop.limits, shard));
+    if let Some(photoshop) = &engines.photoshop {
+        photoshop.learn_from(&store.lock);
+    }
     for key in orphans {
         remove_orphan(
             &key,
@@ -319,6 +322,24 @@ fn report_held(step: &Step, action: &Action, summary: &mut Summary, reporter: &m
         }
         _ => {}
     }
+}
+
+/// The lockfile's record of job `id` of `key` (with the status link the service gave).
+fn recorded_job(store: &LockStore, key: &str, id: &str) -> JobRecord {
+    store
+        .lock
+        .images
+        .get(key)
+        .map(|entry| entry.job.clone())
+        .filter(|job| job.id == id)
+        .unwrap_or_else(|| JobRecord {
+            id: id.to_owned(),
+            state: JobState::Submitted,
+            href: None,
+            submitted_at: now(),
+            finished_at: None,
+            error: None,
+        })
 }
 
 fn selected(only: &[glob::Pattern], item: &Item) -> bool {
@@ -421,7 +442,8 @@ fn run_pool(
         .iter()
         .filter(|w| w.step.engine == EngineKind::Local)
         .count();
-    // Remote jobs mostly wait, so they get their own (larger) bound on jobs in flight.
+    // Remote jobs mostly wait, so they get their own (larger) bound on jobs in flight; how
+    // many of these workers actually hold a job is up to the engine's flight (Little's law).
     let workers = if engines.photoshop.is_some() {
         jobs.max(options.photoshop.limits.in_flight as usize)
     } else {
@@ -440,16 +462,30 @@ fn run_pool(
             let (queue, stop) = (&queue, &stop);
             scope.spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    let Some(work) = queue.lock().expect("queue lock").next() else {
-                        break;
+                    // A new paid job queues for its seat (in manifest order) and waits for
+                    // it before it counts as started.
+                    let (work, ticket) = {
+                        let mut queue = queue.lock().expect("queue lock");
+                        let Some(work) = queue.next() else {
+                            break;
+                        };
+                        let ticket = engines
+                            .photoshop
+                            .as_ref()
+                            .filter(|_| {
+                                work.step.engine == EngineKind::Photoshop && work.resume.is_none()
+                            })
+                            .map(|photoshop| (photoshop, photoshop.ticket()));
+                        (work, ticket)
                     };
+                    let seat = ticket.map(|(photoshop, ticket)| photoshop.board(ticket));
                     let _ = sender.send(Message::Started {
                         key: work.step.key.clone(),
                     });
                     let submitted_at = now();
                     // One image's panic fails that image; the worker goes on to the next.
                     let (outcome, job) =
-                        isolate::run_isolated(|| run_step(&work, engines, folders, &sender))
+                        isolate::run_isolated(|| run_step(&work, engines, folders, &sender, seat))
                             .unwrap_or_else(|error| (Outcome::Failed(error), None));
                     let _ = sender.send(Message::Done {
                         work: Box::new(work),
@@ -520,6 +556,7 @@ fn run_step(
     engines: &Engines,
     folders: &folders::OutputFolders,
     sender: &mpsc::Sender<Message>,
+    seat: Option<Seat<'_>>,
 ) -> (Outcome, Option<String>) {
     let step = &work.step;
     match step.engine {
@@ -532,16 +569,18 @@ fn run_step(
             };
             (outcome, None)
         }
-        EngineKind::Photoshop => run_photoshop(work, engines, folders, sender),
+        EngineKind::Photoshop => run_photoshop(work, engines, folders, sender, seat),
     }
 }
 
-/// Submits (or resumes) one photoshop job, waits for it, and writes its mask.
+/// Submits (or resumes) one photoshop job, waits for it, and writes its mask. A new job holds
+/// `seat` from before its input is staged until its mask is written.
 fn run_photoshop(
     work: &Work,
     engines: &Engines,
     folders: &folders::OutputFolders,
     sender: &mpsc::Sender<Message>,
+    mut seat: Option<Seat<'_>>,
 ) -> (Outcome, Option<String>) {
     let step = &work.step;
     let photoshop = engines
@@ -567,7 +606,7 @@ fn run_photoshop(
         Err(error) => return (Outcome::Failed(error), None),
     };
     let job = match &work.resume {
-        Some(job) => job.clone(),
+        Some(job) => photoshop.resumed(&job.id, job.href.as_deref(), &job.submitted_at),
         None => {
             let input = match &step.input {
                 Input::Remote(url) => url.clone(),
@@ -586,9 +625,12 @@ fn run_photoshop(
             };
             match photoshop.submit(step, &input, mask_put.as_ref()) {
                 Ok(job) => {
+                    if let Some(seat) = seat.as_mut() {
+                        seat.took_off(job.accepted());
+                    }
                     if !record_submission(work, &job, sender) {
                         let stopped = "the run stopped before the job was recorded".to_owned();
-                        return (Outcome::Unfinished(stopped), Some(job));
+                        return (Outcome::Unfinished(stopped), Some(job.id));
                     }
                     job
                 }
@@ -606,7 +648,8 @@ fn run_photoshop(
         Err(WaitError::Failed(error)) => Outcome::Failed(explain_input_failure(error)),
         Err(WaitError::Unfinished(error)) => Outcome::Unfinished(error),
     };
-    (outcome, Some(job))
+    drop(seat);
+    (outcome, Some(job.id))
 }
 
 /// The service's "cannot access the input" is most often an expired pre-signed URL.
@@ -624,7 +667,7 @@ fn explain_input_failure(error: String) -> String {
 
 /// Has the main thread write the job to the lockfile, and waits until it has: waiting on a
 /// job that is not in the lockfile would pay twice after a crash.
-fn record_submission(work: &Work, job: &str, sender: &mpsc::Sender<Message>) -> bool {
+fn record_submission(work: &Work, job: &JobHandle, sender: &mpsc::Sender<Message>) -> bool {
     let (recorded, wait_recorded) = mpsc::channel();
     let entry = LockEntry {
         input: work.observed.clone(),
@@ -633,8 +676,9 @@ fn record_submission(work: &Work, job: &str, sender: &mpsc::Sender<Message>) -> 
         fingerprint: work.desired.fingerprint.clone(),
         output: None,
         job: JobRecord {
-            id: job.to_owned(),
+            id: job.id.clone(),
             state: JobState::Submitted,
+            href: job.href.clone(),
             submitted_at: now(),
             finished_at: None,
             error: None,
@@ -797,6 +841,7 @@ fn record(
                     job: JobRecord {
                         id: job_id,
                         state: JobState::Succeeded,
+                        href: None,
                         submitted_at,
                         finished_at,
                         error: None,
@@ -827,6 +872,7 @@ fn record(
                     job: JobRecord {
                         id: job_id,
                         state: JobState::Failed,
+                        href: None,
                         submitted_at,
                         finished_at,
                         error: Some(error.clone()),

@@ -1,5 +1,6 @@
-//! Durations on the command line: `500ms`, `2s`, `1.5s`, `1m`. A tiny parser instead of a
-//! crate, because the emulator only needs these few units.
+//! Durations on the command line: `500ms`, `2s`, `1.5s`, `1m`, and ranges of them
+//! (`3s..12s`). A tiny parser instead of a crate, because the emulator only needs these few
+//! units.
 
 use std::time::Duration;
 
@@ -27,9 +28,70 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
 }
 
+/// A job latency: one duration, or a range each job draws its own from (uniformly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Latency {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl Latency {
+    pub fn fixed(latency: Duration) -> Self {
+        Self {
+            min: latency,
+            max: latency,
+        }
+    }
+
+    /// One job's latency.
+    pub fn draw(&self, rng: &mut fastrand::Rng) -> Duration {
+        self.min + (self.max - self.min).mul_f64(rng.f64())
+    }
+
+    /// The middle of the range, what a job takes on average.
+    pub fn mean(&self) -> Duration {
+        self.min + (self.max - self.min) / 2
+    }
+}
+
+/// Parses `2s` or `3s..12s` (low end first).
+pub fn parse_latency(text: &str) -> Result<Latency, String> {
+    match text.split_once("..") {
+        None => parse(text).map(Latency::fixed),
+        Some((low, high)) => {
+            let (min, max) = (parse(low)?, parse(high)?);
+            if min > max {
+                return Err(format!(
+                    "`{text}` runs backwards; write the shorter latency first, e.g. `3s..12s`"
+                ));
+            }
+            Ok(Latency { min, max })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latencies_are_one_duration_or_a_range() {
+        let s = Duration::from_secs;
+        assert_eq!(parse_latency("2s"), Ok(Latency::fixed(s(2))));
+        let range = parse_latency("3s..12s").unwrap();
+        assert_eq!(
+            (range.min, range.max, range.mean()),
+            (s(3), s(12), Duration::from_millis(7500))
+        );
+        let mut rng = fastrand::Rng::with_seed(1);
+        let draws: Vec<Duration> = (0..200).map(|_| range.draw(&mut rng)).collect();
+        assert!(draws.iter().all(|d| (s(3)..=s(12)).contains(d)));
+        assert!(draws.iter().any(|d| *d < s(5)) && draws.iter().any(|d| *d > s(10)));
+        assert_eq!(Latency::fixed(s(2)).draw(&mut rng), s(2));
+        for bad in ["12s..3s", "3s..", "..3s", "3s..12"] {
+            assert!(parse_latency(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
 
     #[test]
     fn parses_the_documented_forms() {

@@ -3,8 +3,8 @@
 //!
 //! A job's status is computed from the time since it was created and from whether its work
 //! is done, so a status request never waits on the model: pending for the first half of
-//! `--latency` (or until a worker picks it up), running until the work is done and the
-//! whole latency has passed, then terminal.
+//! its latency (or until a worker picks it up), running until the work is done and the
+//! whole latency has passed, then terminal. Each job draws its latency from `--latency`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -187,6 +187,10 @@ pub struct Job {
     pub api: Api,
     pub created: Instant,
     pub created_at: jiff::Timestamp,
+    /// From submission to a terminal status, at the earliest.
+    pub latency: Duration,
+    /// Whether a status request has shown the job terminal: until then the client has it in flight.
+    pub seen_done: bool,
     started: Option<Instant>,
     finished: Option<(Instant, Outcome)>,
 }
@@ -200,23 +204,25 @@ pub struct View {
 }
 
 impl Job {
-    pub fn new(id: String, input: String, api: Api) -> Self {
+    pub fn new(id: String, input: String, api: Api, latency: Duration) -> Self {
         Self {
             id,
             input,
             api,
             created: Instant::now(),
             created_at: jiff::Timestamp::now(),
+            latency,
+            seen_done: false,
             started: None,
             finished: None,
         }
     }
 
-    pub fn view(&self, latency: Duration, now: Instant) -> View {
+    pub fn view(&self, now: Instant) -> View {
         let since = |t: Instant| t.saturating_duration_since(self.created);
         let (status, modified) = phase(
             now.saturating_duration_since(self.created),
-            latency,
+            self.latency,
             self.started.map(since),
             self.finished.as_ref().map(|(t, _)| since(*t)),
         );
@@ -378,13 +384,25 @@ impl Jobs {
     }
 
     /// How many jobs are in each status now.
-    pub fn counts(&self, latency: Duration) -> [usize; 4] {
+    pub fn counts(&self) -> [usize; 4] {
         let now = Instant::now();
         let mut counts = [0; 4];
         for job in self.records.lock().expect("jobs lock").values() {
-            counts[job.view(latency, now).status as usize] += 1;
+            counts[job.view(now).status as usize] += 1;
         }
         counts
+    }
+
+    /// Notes that a status request showed job `id` terminal; true the first time.
+    pub fn seen_done(&self, id: &str) -> bool {
+        let mut records = self.records.lock().expect("jobs lock");
+        match records.get_mut(id) {
+            Some(job) if !job.seen_done => {
+                job.seen_done = true;
+                true
+            }
+            _ => false,
+        }
     }
 
     fn update(&self, id: &str, change: impl FnOnce(&mut Job)) {

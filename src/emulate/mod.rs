@@ -16,6 +16,7 @@ mod wire;
 
 use std::time::Duration;
 
+pub use duration::Latency;
 pub use server::{HEADER_TIMEOUT, IDLE_TIMEOUT, Running, start};
 
 /// How `Retry-After` is sent on 429s.
@@ -76,12 +77,18 @@ impl JobIdField {
 pub struct Config {
     pub host: String,
     pub port: u16,
-    pub latency: Duration,
+    pub latency: Latency,
     pub client_id: String,
     pub client_secret: String,
     pub token_lifetime: Duration,
     pub submit_limit: usize,
     pub submit_window: Duration,
+    /// Status requests allowed per `status_window`, organization-wide (Adobe: 1,000 per 3 s).
+    pub status_limit: usize,
+    pub status_window: Duration,
+    /// Status routes (and the links to them) live under this path only, like a service whose
+    /// status links are not where a client would build them: `/a/b`, or empty.
+    pub status_prefix: String,
     pub retry_after: RetryAfter,
     pub error_rate: f64,
     pub error_routes: Vec<FaultRoute>,
@@ -105,12 +112,15 @@ impl Default for Config {
         Self {
             host: "127.0.0.1".to_owned(),
             port: 0,
-            latency: Duration::from_secs(1),
+            latency: Latency::fixed(Duration::from_secs(1)),
             client_id: "maskflow-emulator".to_owned(),
             client_secret: auth::random_secret(),
             token_lifetime: Duration::from_secs(86399),
             submit_limit: 3,
             submit_window: Duration::from_secs(3),
+            status_limit: 1000,
+            status_window: Duration::from_secs(3),
+            status_prefix: String::new(),
             retry_after: RetryAfter::Seconds,
             error_rate: 0.0,
             error_routes: vec![

@@ -2,7 +2,8 @@
 //!
 //! The order of checks on an API route mirrors the real stack: the gateway first (fault
 //! injection, token, API key), then the service (content type, body, validation), then the
-//! org-wide rate limit, which only ever counts submissions that are accepted.
+//! org-wide rate limit, which only ever counts submissions that are accepted. Status requests
+//! have an org-wide limit of their own, checked after the gateway.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,8 +29,15 @@ pub struct Stats {
     pub tokens_issued: AtomicU64,
     pub submissions: AtomicU64,
     pub status_requests: AtomicU64,
+    /// Every 429, on submissions and on status requests.
     pub rate_limited: AtomicU64,
+    /// The 429s on status requests.
+    pub status_rate_limited: AtomicU64,
     pub injected_errors: AtomicU64,
+    /// Jobs accepted whose terminal status no status request has shown yet: the jobs the
+    /// client has in flight.
+    pub in_flight: AtomicU64,
+    pub max_in_flight: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -42,7 +50,10 @@ pub struct State {
     pub base_url: String,
     auth: Mutex<Auth>,
     window: Mutex<SlidingWindow>,
+    status_window: Mutex<SlidingWindow>,
     faults: Mutex<Faults>,
+    /// Draws each job's latency from `--latency`.
+    latencies: Mutex<fastrand::Rng>,
     ids: Mutex<fastrand::Rng>,
     jobs: Arc<Jobs>,
     /// (route, input URL, output URL), queries stripped, of every accepted submission.
@@ -61,7 +72,14 @@ impl State {
                 config.submit_limit,
                 config.submit_window,
             )),
+            status_window: Mutex::new(SlidingWindow::new(
+                config.status_limit,
+                config.status_window,
+            )),
             faults: Mutex::new(Faults::new(config.seed)),
+            latencies: Mutex::new(config.seed.map_or_else(fastrand::Rng::new, |s| {
+                fastrand::Rng::with_seed(s ^ 0x5851_f42d_4c95_7f2d)
+            })),
             // Seeded too (differently), so a seeded run also repeats its job ids.
             ids: Mutex::new(config.seed.map_or_else(fastrand::Rng::new, |s| {
                 fastrand::Rng::with_seed(s ^ 0x9e37_79b9_7f4a_7c15)
@@ -78,6 +96,16 @@ impl State {
             return not_found();
         };
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        // With --status-prefix, status routes live under it only, and nothing else does.
+        let prefix: Vec<&str> = self.status_prefix().collect();
+        let (segments, prefixed) = match segments.strip_prefix(prefix.as_slice()) {
+            Some(rest) if !prefix.is_empty() => (rest, true),
+            _ => (segments.as_slice(), false),
+        };
+        let status_route = matches!(segments, ["sensei" | "v2", "status", _]);
+        if !prefix.is_empty() && prefixed != status_route {
+            return not_found();
+        }
         let method = request.method.as_str();
         let allow = |allowed: &str| {
             if method == allowed || (allowed == "GET" && method == "HEAD") {
@@ -86,7 +114,7 @@ impl State {
                 Some(Response::json(405, &json!({"error_code": "unsupported_method", "message": format!("use {allowed}")})).with_header("Allow", allowed.to_owned()))
             }
         };
-        match segments.as_slice() {
+        match segments {
             ["_emulator", "stats"] => allow("GET").unwrap_or_else(|| self.stats()),
             ["ims", "token", "v3"] => allow("POST").unwrap_or_else(|| self.token(request)),
             ["sensei", ..] if self.config.retired => retired(),
@@ -170,10 +198,29 @@ impl State {
         }
     }
 
+    /// The segments of `--status-prefix`.
+    fn status_prefix(&self) -> impl Iterator<Item = &str> {
+        self.config
+            .status_prefix
+            .split('/')
+            .filter(|s| !s.is_empty())
+    }
+
     /// Takes a submission slot, or answers 429.
     fn rate_limit(&self, error_code: &str) -> Option<Response> {
-        let wait = self
-            .window
+        self.refuse(&self.window, error_code)
+    }
+
+    /// Takes a status-request slot, or answers 429.
+    fn status_limit(&self, error_code: &str) -> Option<Response> {
+        let refusal = self.refuse(&self.status_window, error_code)?;
+        bump(&self.stats.status_rate_limited);
+        Some(refusal)
+    }
+
+    /// Takes a slot of `window`, or answers 429 with `Retry-After` as configured.
+    fn refuse(&self, window: &Mutex<SlidingWindow>, error_code: &str) -> Option<Response> {
+        let wait = window
             .lock()
             .expect("window lock")
             .try_acquire(Instant::now())
@@ -201,6 +248,24 @@ impl State {
     fn accepted(&self, route: &'static str, input: &str, output: &str) {
         let _ = (route, input, output);
         bump(&self.stats.submissions);
+        let in_flight = self.stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.stats
+            .max_in_flight
+            .fetch_max(in_flight, Ordering::Relaxed);
+    }
+
+    /// A status request shows job `id` terminal: the client's job has landed.
+    fn shown_done(&self, id: &str) {
+        if self.jobs.seen_done(id) {
+            self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// One job's latency, drawn from `--latency`.
+    fn latency(&self) -> std::time::Duration {
+        self.config
+            .latency
+            .draw(&mut self.latencies.lock().expect("latencies lock"))
     }
 
     /// A failure decided at submission by `--fail-jobs` or `--fail-inputs-matching`.
@@ -267,6 +332,7 @@ impl State {
                 output: mask.output.clone(),
                 options: mask.options.clone(),
             },
+            self.latency(),
         );
         self.jobs.submit(job, mask.mask, failure);
         Response::json(
@@ -277,7 +343,12 @@ impl State {
     }
 
     fn sensei_status_url(&self, id: &str) -> String {
-        format!("{}/sensei/status/{id}", self.base_url)
+        format!("{}{}/sensei/status/{id}", self.base_url, self.prefix_path())
+    }
+
+    /// `--status-prefix` as a path (`/a/b`), or empty.
+    fn prefix_path(&self) -> String {
+        self.status_prefix().map(|s| format!("/{s}")).collect()
     }
 
     fn sensei_status(&self, request: &Request, id: &str) -> Response {
@@ -285,6 +356,7 @@ impl State {
         if let Some(refusal) = self
             .inject(FaultRoute::Status)
             .or_else(|| self.gate(request))
+            .or_else(|| self.status_limit("429050"))
         {
             return refusal;
         }
@@ -304,7 +376,10 @@ impl State {
         else {
             unreachable!("filtered above")
         };
-        let view = job.view(self.config.latency, Instant::now());
+        let view = job.view(Instant::now());
+        if view.outcome.is_some() {
+            self.shown_done(&job.id);
+        }
         let mut body = serde_json::Map::new();
         body.insert(self.config.job_id_field.as_str().to_owned(), json!(job.id));
         body.insert("status".to_owned(), json!(view.status.as_str()));
@@ -384,12 +459,12 @@ impl State {
         // The download signature is a credential: never from the seeded generator.
         let mut rng = fastrand::Rng::new();
         let sig: String = (0..32).map(|_| rng.alphanumeric()).collect();
-        let job = Job::new(id.clone(), input, Api::V2 { sig });
+        let job = Job::new(id.clone(), input, Api::V2 { sig }, self.latency());
         self.jobs
             .submit(job, crate::manifest::MaskMode::Soft, failure);
         Response::json(
             202,
-            &json!({"jobId": id, "statusUrl": format!("{}/v2/status/{id}", self.base_url)}),
+            &json!({"jobId": id, "statusUrl": format!("{}{}/v2/status/{id}", self.base_url, self.prefix_path())}),
         )
     }
 
@@ -398,13 +473,17 @@ impl State {
         if let Some(refusal) = self
             .inject(FaultRoute::Status)
             .or_else(|| self.gate(request))
+            .or_else(|| self.status_limit("rate_limited"))
         {
             return refusal;
         }
         let Some((job, sig)) = self.v2_job(id) else {
             return v2_error(404, "unknown_job_id", &format!("no job {id}"), &[]);
         };
-        let view = job.view(self.config.latency, Instant::now());
+        let view = job.view(Instant::now());
+        if view.outcome.is_some() {
+            self.shown_done(&job.id);
+        }
         let mut body = json!({
             "jobId": job.id,
             "status": view.status.as_str(),
@@ -453,14 +532,14 @@ impl State {
                 &[],
             );
         }
-        match job.view(self.config.latency, Instant::now()).outcome {
+        match job.view(Instant::now()).outcome {
             Some(Outcome::Succeeded { png: Some(png) }) => Response::png(&png),
             _ => v2_error(404, "not_found", "this job has no result", &[]),
         }
     }
 
     fn stats(&self) -> Response {
-        let [pending, running, succeeded, failed] = self.jobs.counts(self.config.latency);
+        let [pending, running, succeeded, failed] = self.jobs.counts();
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let s = &self.stats;
         Response::json(
@@ -471,7 +550,10 @@ impl State {
                 "duplicate_submissions": self.jobs.duplicates(),
                 "status_requests": get(&s.status_requests),
                 "rate_limited": get(&s.rate_limited),
+                "status_rate_limited": get(&s.status_rate_limited),
                 "injected_errors": get(&s.injected_errors),
+                "in_flight": get(&s.in_flight),
+                "max_in_flight": get(&s.max_in_flight),
                 "jobs": {"pending": pending, "running": running, "succeeded": succeeded, "failed": failed},
             }),
         )
@@ -671,7 +753,7 @@ mod tests {
         });
         let response = state.handle(&request("POST", "/sensei/mask", None, &Value::Null));
         assert!([500, 502, 503, 504].contains(&response.status));
-        assert_eq!(state.jobs.counts(state.config.latency), [0; 4]);
+        assert_eq!(state.jobs.counts(), [0; 4]);
         assert_eq!(state.stats.injected_errors.load(Ordering::Relaxed), 1);
     }
 }

@@ -398,18 +398,30 @@ pub struct Limits {
     #[serde(default = "default_window")]
     #[schemars(range(min = 0.001))]
     pub window_seconds: f64,
-    /// Jobs waited on at once.
+    /// At most this many jobs waited on at once. Below it, maskflow holds as many as the
+    /// submission rate times the observed job time asks for (Little's law), so that inputs
+    /// are not staged long before their submission.
     #[serde(default = "default_in_flight")]
     #[schemars(range(min = 1, max = 256))]
     pub in_flight: u32,
-    /// First status request this long after submitting, in seconds.
+    /// Until a job of this run (or of the lockfile) has finished, the first status request
+    /// comes this long after submitting, in seconds; later ones back off ×1.5.
     #[serde(default = "default_poll_initial")]
     #[schemars(range(min = 0.0))]
     pub poll_initial_seconds: f64,
-    /// Polling backs off up to this interval, in seconds.
+    /// No interval between two status requests of a job is longer than this, in seconds.
     #[serde(default = "default_poll_max")]
     #[schemars(range(min = 0.0))]
     pub poll_max_seconds: f64,
+    /// At most this many status requests per `status_window_seconds` (Adobe allows an
+    /// organization 1,000 GETs per 3 s).
+    #[serde(default = "default_status_requests")]
+    #[schemars(range(min = 1))]
+    pub status_requests: u32,
+    /// The window of the status-request limit, in seconds.
+    #[serde(default = "default_window")]
+    #[schemars(range(min = 0.001))]
+    pub status_window_seconds: f64,
     /// A job not finished this long after submission fails, in seconds. A later run resumes it.
     #[serde(default = "default_deadline")]
     #[schemars(range(min = 1.0))]
@@ -440,6 +452,8 @@ impl Default for Limits {
             in_flight: default_in_flight(),
             poll_initial_seconds: default_poll_initial(),
             poll_max_seconds: default_poll_max(),
+            status_requests: default_status_requests(),
+            status_window_seconds: default_window(),
             deadline_seconds: default_deadline(),
             shard_share: ShardShare::default(),
         }
@@ -455,7 +469,11 @@ fn default_window() -> f64 {
 }
 
 fn default_in_flight() -> u32 {
-    8
+    64
+}
+
+fn default_status_requests() -> u32 {
+    1000
 }
 
 fn default_poll_initial() -> f64 {

@@ -1,5 +1,6 @@
-//! The client side of Adobe's per-organization submission limit ("3 per 3 s"): a sliding
-//! window shared by every worker, which a 429 can also pause as a whole.
+//! The client side of Adobe's per-organization limits ("3 submissions per 3 s", and apart
+//! from it "1,000 status requests per 3 s"): a sliding window shared by every worker, which
+//! a 429 can also pause as a whole.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -28,6 +29,11 @@ impl SubmitLimiter {
             window: window + SLACK,
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// Requests allowed per window, and the window (with its slack).
+    pub fn per_window(&self) -> (usize, Duration) {
+        (self.limit, self.window)
     }
 
     /// Blocks until one more submission fits, and counts it.

@@ -4,8 +4,10 @@
 //! paid job. Status requests are idempotent and are retried.
 
 mod auth;
+mod flight;
 mod limiter;
 mod retry;
+mod schedule;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -15,13 +17,17 @@ use image::GrayImage;
 use serde_json::Value;
 
 pub use auth::{CredentialError, Credentials};
+pub use flight::{Seat, Ticket};
 pub use wire::JobStatus;
 
+use crate::lock::Lockfile;
 use crate::manifest::{MaskMode, PhotoshopApi, PhotoshopSettings, Step};
 use crate::redact::{SecretUrl, redact_text};
 use crate::remote;
 use auth::Auth;
+use flight::Flight;
 use limiter::SubmitLimiter;
+use schedule::Schedule;
 
 /// API requests other than downloads finish within this, or count as a network failure.
 const API_TIMEOUT: Duration = Duration::from_secs(60);
@@ -29,6 +35,8 @@ const API_TIMEOUT: Duration = Duration::from_secs(60);
 const STATUS_FAILURES: u32 = 8;
 /// Attempts at a download of a finished mask.
 const DOWNLOAD_ATTEMPTS: u32 = 4;
+/// Longest status link taken from the service or the lockfile.
+const MAX_LINK: usize = 2048;
 
 /// What is recorded about the engine in the lockfile: a change re-runs every mask it made.
 pub fn identity(settings: &PhotoshopSettings) -> BTreeMap<String, String> {
@@ -57,6 +65,10 @@ pub struct Photoshop {
     settings: PhotoshopSettings,
     auth: Auth,
     limiter: SubmitLimiter,
+    /// Status requests have a limit of their own (Adobe: 1,000 per 3 s), apart from submissions.
+    status_limiter: SubmitLimiter,
+    flight: Flight,
+    schedule: Schedule,
     api_agent: ureq::Agent,
     transfer_agent: ureq::Agent,
 }
@@ -84,20 +96,81 @@ impl CallError {
     }
 }
 
+/// A job the service accepted: its id, the status link it gave (if maskflow may follow it),
+/// and when it was accepted.
+#[derive(Debug, Clone)]
+pub struct JobHandle {
+    pub id: String,
+    pub href: Option<String>,
+    accepted: Instant,
+}
+
+impl JobHandle {
+    pub fn accepted(&self) -> Instant {
+        self.accepted
+    }
+}
+
 impl Photoshop {
     pub fn new(settings: &PhotoshopSettings, credentials: Credentials) -> Self {
         let limits = &settings.limits;
+        let limiter = SubmitLimiter::new(
+            limits.submits,
+            Duration::from_secs_f64(limits.window_seconds.max(0.001)),
+        );
         Self {
             api: settings.api,
             endpoint: settings.endpoint.trim_end_matches('/').to_owned(),
             settings: settings.clone(),
             auth: Auth::new(&settings.ims, &settings.scopes, credentials),
-            limiter: SubmitLimiter::new(
-                limits.submits,
-                Duration::from_secs_f64(limits.window_seconds.max(0.001)),
+            status_limiter: SubmitLimiter::new(
+                limits.status_requests,
+                seconds(limits.status_window_seconds.max(0.001)),
             ),
+            flight: Flight::new(limits.in_flight, &limiter),
+            schedule: Schedule::new(
+                seconds(limits.poll_initial_seconds),
+                seconds(limits.poll_max_seconds),
+            ),
+            limiter,
             api_agent: remote::agent(API_TIMEOUT),
             transfer_agent: remote::agent(remote::TRANSFER_TIMEOUT),
+        }
+    }
+
+    /// Queues a new job for a seat in the flight (see `flight`); `board` must follow.
+    pub fn ticket(&self) -> Ticket {
+        self.flight.ticket()
+    }
+
+    /// Waits until the job of `ticket` may be started: the bound on jobs in flight.
+    pub fn board(&self, ticket: Ticket) -> Seat<'_> {
+        self.flight.board(ticket)
+    }
+
+    /// The most jobs started and not yet done at one time in this run.
+    pub fn most_in_flight(&self) -> usize {
+        self.flight.most()
+    }
+
+    /// Lets the first status requests of this run follow the latencies of earlier ones.
+    pub fn learn_from(&self, lock: &Lockfile) {
+        self.schedule
+            .set_prior(schedule::prior_from_lock(lock, self.api.as_str()));
+    }
+
+    /// A job an earlier run submitted at `submitted_at` (RFC 3339), with the link it recorded.
+    pub fn resumed(&self, id: &str, href: Option<&str>, submitted_at: &str) -> JobHandle {
+        let age = submitted_at
+            .parse::<jiff::Timestamp>()
+            .ok()
+            .and_then(|t| Duration::try_from(jiff::Timestamp::now().duration_since(t)).ok())
+            .unwrap_or_default();
+        let now = Instant::now();
+        JobHandle {
+            id: id.to_owned(),
+            href: href.and_then(|h| self.trusted_link(h, id)),
+            accepted: now.checked_sub(age).unwrap_or(now),
         }
     }
 
@@ -106,15 +179,15 @@ impl Photoshop {
         self.auth.take_minted()
     }
 
-    /// Submits one job and returns its id. Retries only what cannot have started a job: 429s
-    /// (after `Retry-After`) and connections that never opened.
+    /// Submits one job. Retries only what cannot have started a job: 429s (after
+    /// `Retry-After`) and connections that never opened.
     /// `output` is where a `sensei` job writes the mask.
     pub fn submit(
         &self,
         step: &Step,
         input: &SecretUrl,
         output: Option<&SecretUrl>,
-    ) -> Result<String, String> {
+    ) -> Result<JobHandle, String> {
         let (url, body) = match self.api {
             PhotoshopApi::Sensei => {
                 let output = output.ok_or("the sensei API needs `mask_url`")?;
@@ -168,11 +241,18 @@ impl Photoshop {
                         PhotoshopApi::Sensei => wire::sensei_job_id(&reply.body),
                         PhotoshopApi::V2 => wire::v2_job_id(&reply.body),
                     };
-                    return id.ok_or_else(|| {
+                    let id = id.ok_or_else(|| {
                         format!(
                             "the service accepted the job ({}) but named no job id",
                             reply.status
                         )
+                    })?;
+                    let href = wire::status_href(&reply.body)
+                        .and_then(|href| self.trusted_link(&href, &id));
+                    return Ok(JobHandle {
+                        id,
+                        href,
+                        accepted: Instant::now(),
                     });
                 }
                 429 if Instant::now() < give_up_at => {
@@ -203,64 +283,79 @@ impl Photoshop {
         }
     }
 
-    /// Polls job `job` until it ends or its deadline passes, then collects the mask (for
-    /// `sensei`, from `read`).
+    /// Polls `job` until it ends or its deadline passes, then collects the mask (for `sensei`,
+    /// from `read`). When to ask follows the latencies of finished jobs (see `schedule`).
     pub fn wait(
         &self,
         step: &Step,
-        job: &str,
+        job: &JobHandle,
         read: Option<&SecretUrl>,
     ) -> Result<GrayImage, WaitError> {
         let limits = &self.settings.limits;
         let deadline = Instant::now() + self.deadline();
-        let ceiling = Duration::from_secs_f64(limits.poll_max_seconds.max(0.0));
-        let mut interval = Duration::from_secs_f64(limits.poll_initial_seconds.max(0.0));
+        let url = self.status_url(&job.id, job.href.as_deref());
+        let id = &job.id;
+        let unfinished = || {
+            WaitError::Unfinished(format!(
+                "job {id} did not finish within {} s; it stays recorded as in flight and the next run resumes it",
+                limits.deadline_seconds
+            ))
+        };
+        let mut watch = self.schedule.watch(job.accepted);
         let mut failures = 0;
+        let mut retry_at: Option<Instant> = None;
         loop {
-            if Instant::now() + interval > deadline {
-                return Err(WaitError::Unfinished(format!(
-                    "job {job} did not finish within {} s; it stays recorded as in flight and the next run resumes it",
-                    limits.deadline_seconds
-                )));
+            match retry_at.take() {
+                Some(at) if at > deadline => return Err(unfinished()),
+                Some(at) => std::thread::sleep(at.saturating_duration_since(Instant::now())),
+                None if !watch.until_next_poll(deadline) => return Err(unfinished()),
+                None => {}
             }
-            std::thread::sleep(interval);
-            match self.status(job) {
-                Ok(JobStatus::Succeeded { result_url }) => {
-                    return self.collect(step, job, read, result_url.as_deref());
+            watch.polled();
+            match self.status_at(&url) {
+                Ok((JobStatus::Succeeded { result_url }, service)) => {
+                    self.schedule
+                        .learn(schedule::latency_of(watch.age(), service));
+                    drop(watch);
+                    return self.collect(step, id, read, result_url.as_deref());
                 }
-                Ok(JobStatus::Failed { message }) => {
-                    return Err(WaitError::Failed(format!("job {job} failed: {message}")));
+                Ok((JobStatus::Failed { message }, _)) => {
+                    return Err(WaitError::Failed(format!("job {id} failed: {message}")));
                 }
-                Ok(_) => {
-                    failures = 0;
-                    interval = interval
-                        .mul_f64(1.5)
-                        .min(ceiling)
-                        .max(Duration::from_millis(50));
-                }
+                Ok(_) => failures = 0,
+                // The status limiter holds every status request back; submissions go on.
+                Err(StatusError::Limited { .. }) => {}
                 Err(StatusError::Retry { wait, message }) => {
                     failures += 1;
                     if failures >= STATUS_FAILURES {
                         return Err(WaitError::Unfinished(format!(
-                            "cannot read the status of job {job} ({message}); it stays recorded as in flight and the next run resumes it"
+                            "cannot read the status of job {id} ({message}); it stays recorded as in flight and the next run resumes it"
                         )));
                     }
-                    interval = wait.unwrap_or_else(|| retry::backoff(failures));
+                    retry_at =
+                        Some(Instant::now() + wait.unwrap_or_else(|| retry::backoff(failures)));
                 }
                 Err(StatusError::Fatal(message)) => {
-                    return Err(WaitError::Failed(format!("job {job}: {message}")));
+                    return Err(WaitError::Failed(format!("job {id}: {message}")));
                 }
             }
         }
     }
 
-    /// One status request.
-    pub fn status(&self, job: &str) -> Result<JobStatus, StatusError> {
-        let url = self.status_url(job);
+    /// One status request for job `job`, at `href` (the service's link) when maskflow may follow it.
+    pub fn status(&self, job: &str, href: Option<&str>) -> Result<JobStatus, StatusError> {
+        self.status_at(&self.status_url(job, href))
+            .map(|(status, _)| status)
+    }
+
+    /// One status request, through the status limiter; for a succeeded job, also how long the
+    /// service says it took.
+    fn status_at(&self, url: &str) -> Result<(JobStatus, Option<Duration>), StatusError> {
+        self.status_limiter.acquire();
         let reply = self
             .call(|agent, token| {
                 agent
-                    .get(&url)
+                    .get(url)
                     .header("Authorization", format!("Bearer {token}"))
                     .header("x-api-key", self.auth.client_id())
                     .call()
@@ -273,8 +368,22 @@ impl Photoshop {
                 },
             })?;
         match reply.status {
-            200..=299 => Ok(wire::parse_status(&reply.body)),
-            429 | 500..=599 => Err(StatusError::Retry {
+            200..=299 => {
+                let status = wire::parse_status(&reply.body);
+                let took = matches!(status, JobStatus::Succeeded { .. })
+                    .then(|| wire::service_latency(&reply.body))
+                    .flatten();
+                Ok((status, took))
+            }
+            429 => {
+                let wait = self.retry_wait(&reply, 1);
+                self.status_limiter.pause_until(Instant::now() + wait);
+                Err(StatusError::Limited {
+                    wait,
+                    message: format!("status answered 429{}", describe(&reply.body)),
+                })
+            }
+            500..=599 => Err(StatusError::Retry {
                 wait: reply
                     .retry_after
                     .as_deref()
@@ -345,12 +454,36 @@ impl Photoshop {
         Ok(crate::engine::finish_mask(mask, step.mask))
     }
 
-    fn status_url(&self, job: &str) -> String {
+    /// Where to ask about `job`: the service's own link when maskflow may follow it, else the
+    /// documented route under the endpoint.
+    fn status_url(&self, job: &str, href: Option<&str>) -> String {
+        if let Some(link) = href.and_then(|h| self.trusted_link(h, job)) {
+            return link;
+        }
         let id: String = url::form_urlencoded::byte_serialize(job.as_bytes()).collect();
         match self.api {
             PhotoshopApi::Sensei => format!("{}/sensei/status/{id}", self.endpoint),
             PhotoshopApi::V2 => format!("{}/v2/status/{id}", self.endpoint),
         }
+    }
+
+    /// `href` if the access token may be sent there: it names job `job` (its last path segment)
+    /// on the endpoint's own scheme, host and port, with no credentials, query or fragment. A
+    /// lockfile is edited in pull requests, so a link in it is checked like any input.
+    fn trusted_link(&self, href: &str, job: &str) -> Option<String> {
+        if href.len() > MAX_LINK {
+            return None;
+        }
+        let link = url::Url::parse(href).ok()?;
+        let endpoint = url::Url::parse(&self.endpoint).ok()?;
+        let last = link.path_segments()?.next_back()?;
+        let names_job = crate::emulate::http::percent_decode(last).as_deref() == Some(job);
+        let safe = link.origin() == endpoint.origin()
+            && link.username().is_empty()
+            && link.password().is_none()
+            && link.query().is_none()
+            && link.fragment().is_none();
+        (names_job && safe).then(|| link.to_string())
     }
 
     fn deadline(&self) -> Duration {
@@ -393,15 +526,20 @@ pub enum StatusError {
         wait: Option<Duration>,
         message: String,
     },
+    /// A 429: every status request waits `wait`.
+    Limited {
+        wait: Duration,
+        message: String,
+    },
     Fatal(String),
 }
 
 impl std::fmt::Display for StatusError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StatusError::Retry { message, .. } | StatusError::Fatal(message) => {
-                f.write_str(message)
-            }
+            StatusError::Retry { message, .. }
+            | StatusError::Limited { message, .. }
+            | StatusError::Fatal(message) => f.write_str(message),
         }
     }
 }
@@ -438,6 +576,11 @@ fn read_reply(
     })
 }
 
+/// Seconds from a setting; out-of-range values saturate instead of panicking.
+fn seconds(value: f64) -> Duration {
+    Duration::try_from_secs_f64(value.max(0.0)).unwrap_or(Duration::MAX)
+}
+
 fn describe(body: &Value) -> String {
     wire::error_message(body).map_or_else(String::new, |m| format!(": {m}"))
 }
@@ -453,4 +596,71 @@ pub fn settings(mask: MaskMode, settings: &PhotoshopSettings) -> BTreeMap<String
         out.insert("optimize".to_owned(), name.to_owned());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(endpoint: &str) -> Photoshop {
+        let settings = PhotoshopSettings {
+            endpoint: endpoint.to_owned(),
+            ..PhotoshopSettings::default()
+        };
+        let credentials = Credentials::from_env(&settings.credentials, |_| Some("x".to_owned()))
+            .expect("credentials");
+        Photoshop::new(&settings, credentials)
+    }
+
+    #[test]
+    fn status_links_are_followed_only_to_the_endpoint_and_the_job() {
+        let engine = engine("https://image.adobe.io/");
+        let own = "https://image.adobe.io/sensei/status/abc-1";
+        assert_eq!(engine.trusted_link(own, "abc-1").as_deref(), Some(own));
+        let moved = "https://image.adobe.io/jobs/v7/sensei/status/abc-1";
+        assert_eq!(engine.trusted_link(moved, "abc-1").as_deref(), Some(moved));
+        let v2 = "https://image.adobe.io/v2/status/urn%3Aff%3Ajobs%3Aa%3Ab";
+        assert!(engine.trusted_link(v2, "urn:ff:jobs:a:b").is_some());
+        for refused in [
+            "https://evil.example/sensei/status/abc-1",
+            "http://image.adobe.io/sensei/status/abc-1",
+            "https://image.adobe.io:8443/sensei/status/abc-1",
+            "https://user:pw@image.adobe.io/sensei/status/abc-1",
+            "https://image.adobe.io/sensei/status/abc-1?sig=secret",
+            "https://image.adobe.io/sensei/status/abc-1#x",
+            "https://image.adobe.io/sensei/status/other-job",
+            "/sensei/status/abc-1",
+            "not a url",
+        ] {
+            assert_eq!(engine.trusted_link(refused, "abc-1"), None, "{refused}");
+        }
+        let long = format!("https://image.adobe.io/{}/abc-1", "a".repeat(MAX_LINK));
+        assert_eq!(engine.trusted_link(&long, "abc-1"), None);
+        // Without a usable link, the documented route.
+        assert_eq!(
+            engine.status_url("abc-1", Some("https://evil.example/sensei/status/abc-1")),
+            "https://image.adobe.io/sensei/status/abc-1"
+        );
+        assert_eq!(engine.status_url("abc-1", Some(moved)), moved);
+    }
+
+    #[test]
+    fn a_resumed_job_is_as_old_as_its_record() {
+        let engine = engine("https://image.adobe.io");
+        let submitted = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(30);
+        let job = engine.resumed(
+            "abc-1",
+            Some("https://image.adobe.io/sensei/status/abc-1"),
+            &submitted.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        );
+        let age = job.accepted().elapsed();
+        assert!(
+            age >= Duration::from_secs(29) && age < Duration::from_secs(40),
+            "{age:?}"
+        );
+        assert!(job.href.is_some());
+        let unreadable = engine.resumed("abc-1", Some("https://evil.example/x/abc-1"), "yesterday");
+        assert!(unreadable.accepted().elapsed() < Duration::from_secs(5));
+        assert_eq!(unreadable.href, None);
+    }
 }

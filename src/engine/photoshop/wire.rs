@@ -84,6 +84,28 @@ fn job_id_field(body: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The status link of a 202: `_links.self.href` (sensei) or `statusUrl` (v2).
+pub fn status_href(body: &Value) -> Option<String> {
+    body.pointer("/_links/self/href")
+        .or_else(|| body.get("statusUrl"))
+        .and_then(Value::as_str)
+        .filter(|href| !href.is_empty())
+        .map(str::to_owned)
+}
+
+/// How long the service says a finished job took: `modified` − `created` (sensei) or
+/// `modifiedTime` − `createdTime` (v2), both from the service's own clock.
+pub fn service_latency(body: &Value) -> Option<std::time::Duration> {
+    let time = |keys: [&str; 2]| {
+        keys.iter()
+            .find_map(|k| body.get(*k).and_then(Value::as_str))
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+    };
+    let created = time(["created", "createdTime"])?;
+    let modified = time(["modified", "modifiedTime"])?;
+    std::time::Duration::try_from(modified.duration_since(created)).ok()
+}
+
 /// A job's state as a status response tells it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobStatus {
@@ -222,6 +244,38 @@ mod tests {
         assert_eq!(sensei_job_id(&json!({})), None);
         let v2 = json!({"jobId": "urn:ff:jobs:a:b", "statusUrl": "…"});
         assert_eq!(v2_job_id(&v2).as_deref(), Some("urn:ff:jobs:a:b"));
+    }
+
+    #[test]
+    fn status_links_and_service_times() {
+        let sensei =
+            json!({"_links": {"self": {"href": "https://image.adobe.io/sensei/status/a"}}});
+        assert_eq!(
+            status_href(&sensei).as_deref(),
+            Some("https://image.adobe.io/sensei/status/a")
+        );
+        let v2 = json!({"jobId": "j", "statusUrl": "https://image.adobe.io/v2/status/j"});
+        assert_eq!(
+            status_href(&v2).as_deref(),
+            Some("https://image.adobe.io/v2/status/j")
+        );
+        assert_eq!(status_href(&json!({"jobId": "j"})), None);
+        let done =
+            json!({"created": "2024-11-28T10:00:00.250Z", "modified": "2024-11-28T10:00:05.500Z"});
+        assert_eq!(
+            service_latency(&done),
+            Some(std::time::Duration::from_millis(5250))
+        );
+        let v2 =
+            json!({"createdTime": "2024-11-28T10:00:00Z", "modifiedTime": "2024-11-28T10:00:01Z"});
+        assert_eq!(
+            service_latency(&v2),
+            Some(std::time::Duration::from_secs(1))
+        );
+        let backwards =
+            json!({"created": "2024-11-28T10:00:05Z", "modified": "2024-11-28T10:00:00Z"});
+        assert_eq!(service_latency(&backwards), None);
+        assert_eq!(service_latency(&json!({"created": "soon"})), None);
     }
 
     #[test]
