@@ -40,6 +40,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// List the jobs the lockfile records as in flight, with their current state.
     Status,
+    /// Write a self-contained HTML report: every image with its mask and cutout, what the
+    /// last `apply` did to it, and what is pending since.
+    Report(ReportArgs),
     /// Print the JSON Schema of the manifest (or of the lockfile).
     Schema(SchemaArgs),
     /// Work with lockfiles.
@@ -86,6 +89,21 @@ pub struct ApplyArgs {
     /// Refuse to run when more than N paid jobs (`photoshop` engine) would be submitted.
     #[arg(long, value_name = "N")]
     pub max_submits: Option<usize>,
+    /// Also write the visual report of this run (HTML, self-contained) to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Where to write the report.
+    #[arg(
+        short,
+        long,
+        value_name = "PATH",
+        default_value = "maskflow-report.html"
+    )]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -17,7 +17,7 @@ use crate::manifest::{EngineKind, Input, PhotoshopApi, PhotoshopSettings, Step};
 use crate::plan::{Action, Desired, Item, Plan, Reason};
 use crate::report::{Event, Reporter};
 use crate::storage::{Stager, StorageSettings};
-use crate::{Error, fsutil, remote};
+use crate::{Error, fsutil, remote, thumbnail};
 
 /// Which items to run and how.
 #[derive(Debug, Clone, Default)]
@@ -123,7 +123,14 @@ enum Message {
         outcome: Outcome,
         job: Option<String>,
         submitted_at: String,
+        replaced: Option<Replaced>,
     },
+}
+
+/// The mask a remade image had before, as a preview, and how much of it changed.
+struct Replaced {
+    previous: GrayImage,
+    changed: f64,
 }
 
 enum Outcome {
@@ -343,12 +350,18 @@ fn run_pool(
                         key: work.step.key.clone(),
                     });
                     let submitted_at = now();
+                    let previous = previous_mask(&work);
                     let (outcome, job) = run_step(&work, engines, &sender);
+                    let replaced = match (&outcome, previous) {
+                        (Outcome::Masked(_), Some(previous)) => compare_masks(&work.step, previous),
+                        _ => None,
+                    };
                     let _ = sender.send(Message::Done {
                         work: Box::new(work),
                         outcome,
                         job,
                         submitted_at,
+                        replaced,
                     });
                 }
             });
@@ -391,7 +404,16 @@ fn run_pool(
                     outcome,
                     job,
                     submitted_at,
-                } => record(*work, outcome, job, submitted_at, store, summary, reporter),
+                    replaced,
+                } => record(
+                    *work,
+                    (outcome, replaced),
+                    job,
+                    submitted_at,
+                    store,
+                    summary,
+                    reporter,
+                ),
             };
             if let Some(photoshop) = &engines.photoshop {
                 for token in photoshop.take_minted_tokens() {
@@ -406,6 +428,21 @@ fn run_pool(
         }
     });
     fatal.map_or(Ok(()), Err)
+}
+
+/// A preview of the mask an update is about to overwrite, for the report's before/after.
+/// Only previews are kept (a few KB each), never the full mask.
+fn previous_mask(work: &Work) -> Option<GrayImage> {
+    if !matches!(work.action, Action::Update { .. }) || !work.step.output_path.is_file() {
+        return None;
+    }
+    thumbnail::mask_file(&work.step.output_path).ok()
+}
+
+fn compare_masks(step: &Step, previous: GrayImage) -> Option<Replaced> {
+    let current = thumbnail::mask_file(&step.output_path).ok()?;
+    let changed = thumbnail::changed_share(&previous, &current);
+    Some(Replaced { previous, changed })
 }
 
 /// Runs one step on its engine; returns the outcome and the id of the job, if one was made.
@@ -628,7 +665,7 @@ pub(crate) fn encode_png(mask: &GrayImage) -> Result<Vec<u8>, String> {
 
 fn record(
     work: Work,
-    outcome: Outcome,
+    (outcome, replaced): (Outcome, Option<Replaced>),
     job: Option<String>,
     submitted_at: String,
     store: &mut LockStore,
@@ -682,6 +719,13 @@ fn record(
             match action {
                 Action::Create => summary.created += 1,
                 _ => summary.updated += 1,
+            }
+            if let Some(replaced) = &replaced {
+                reporter.report(Event::Replaced {
+                    key: &step.key,
+                    previous: &replaced.previous,
+                    changed: replaced.changed,
+                });
             }
             reporter.report(Event::Finished {
                 step: &step,

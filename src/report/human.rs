@@ -159,6 +159,13 @@ impl Reporter for Human {
                 path.display(),
                 plural(images)
             )),
+            // The change shows in the visual report and the step summary.
+            Event::Replaced { .. } => {}
+            Event::ReportWritten { path, images } => self.line(&format!(
+                "Report: {} ({images} image{}); open it in a browser.",
+                path.display(),
+                plural(images)
+            )),
             Event::Wrote { path, images } => self.line(&format!(
                 "wrote {} ({images} image{} found); next: maskflow plan --manifest {}",
                 path.display(),
