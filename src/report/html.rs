@@ -385,7 +385,7 @@ legend{float:left;font-weight:600;margin-right:4px}
 label{cursor:pointer;white-space:nowrap}
 .n{color:var(--muted)}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff;background:var(--tone)}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(436px,1fr));gap:12px;padding:12px 16px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(372px,1fr));gap:12px;padding:12px 16px}
 body:has(#sort-change:checked) .card{order:var(--by-change)}
 body:has(#sort-name:checked) .card{order:var(--by-name)}
 .card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 12px;content-visibility:auto;contain-intrinsic-size:auto 260px}
@@ -394,11 +394,11 @@ body:has(#sort-name:checked) .card{order:var(--by-name)}
 h2{font:600 13px ui-monospace,SFMono-Regular,Menlo,monospace;margin:0;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .row{display:flex;gap:8px;align-items:flex-start}
 .diff{margin-top:8px;padding-top:8px;border-top:1px dashed var(--line);align-items:center}
-figure{margin:0;width:132px;text-align:center}
-figure img,figure.missing span{display:block;width:132px;height:132px;object-fit:contain;background:#eaeef2;border-radius:4px}
+figure{margin:0;flex:1 1 0;min-width:0;max-width:160px;text-align:center}
+figure img,figure.missing span{display:block;width:100%;height:auto;aspect-ratio:1;object-fit:contain;background:#eaeef2;border-radius:4px}
 figure.missing span{display:flex;align-items:center;justify-content:center;color:var(--muted);font-size:12px;border:1px dashed var(--line)}
 figcaption{font-size:11px;color:var(--muted);margin-top:2px}
-.change{margin:0;flex:1;text-align:center;font-size:12px;color:var(--muted)}
+.change{margin:0;flex:1 1 0;text-align:center;font-size:12px;color:var(--muted)}
 .change strong{display:block;font-size:22px;color:var(--ink)}
 .change meter{width:100%}
 dl{display:grid;grid-template-columns:auto 1fr;gap:1px 8px;margin:8px 0 0;font-size:12px}
