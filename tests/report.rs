@@ -245,7 +245,6 @@ fn the_report_renders_every_card_and_shows_what_an_update_changed() {
     let shot = screenshot(&page, &root.join("rerun.png"));
     assert_shows_photographs(&shot);
 
-
     // Later, `maskflow report` shows what that run did, from the record beside the lockfile.
     assert!(root.join(".maskflow/last-run.json").is_file());
     assert_eq!(
@@ -289,7 +288,11 @@ fn changed_share(card: &str) -> f64 {
 fn a_failed_image_shows_its_error_and_names_are_escaped() {
     let dir = scratch(&["coffee.png"]);
     let root = dir.path();
-    std::fs::write(root.join("photos/<img src=x onerror=alert(1)>.png"), b"not a PNG").unwrap();
+    std::fs::write(
+        root.join("photos/<img src=x onerror=alert(1)>.png"),
+        b"not a PNG",
+    )
+    .unwrap();
     write(root, "maskflow.yaml", EVERY_PNG);
     let output = run(root, &["apply", "--report", "report.html"]);
     assert_eq!(code(&output), 1, "{}", stderr(&output));

@@ -31,7 +31,8 @@ const NEUTRAL: &str = "#57606a";
 pub fn render(cards: &[Card], title: &str, generated: &str) -> String {
     let previews: Vec<Previews> = cards.iter().map(Previews::of).collect();
     let order = display_order(cards);
-    let states = tally(cards.iter().map(|c| c.state.as_str()));
+    let mut states = tally(cards.iter().map(|c| c.state.as_str()));
+    states.sort_by_key(|(state, _)| (weight(state), state.clone()));
     let engines = tally(cards.iter().map(|c| c.engine.as_str()));
 
     let mut html = String::with_capacity(cards.len() * 12 * 1024 + 16 * 1024);
@@ -224,14 +225,16 @@ fn figure(html: &mut String, uri: Option<&str>, caption: &str, missing: Option<&
     }
 }
 
-/// Cards by state (failures first, the unchanged last), then by key.
+/// Where a state sorts: failures first, the unchanged last, states not listed in between.
+fn weight(state: &str) -> usize {
+    STATE_COLOURS
+        .iter()
+        .position(|(s, _)| *s == state)
+        .unwrap_or(STATE_COLOURS.len() / 2)
+}
+
+/// Cards by state, then by key.
 fn display_order(cards: &[Card]) -> Vec<usize> {
-    let weight = |state: &str| {
-        STATE_COLOURS
-            .iter()
-            .position(|(s, _)| *s == state)
-            .unwrap_or(STATE_COLOURS.len() / 2)
-    };
     let mut order: Vec<usize> = (0..cards.len()).collect();
     order.sort_by(|&a, &b| {
         (weight(&cards[a].state), &cards[a].key).cmp(&(weight(&cards[b].state), &cards[b].key))
@@ -272,19 +275,20 @@ fn ranks(order: &[usize]) -> Vec<usize> {
     rank
 }
 
-fn tally<'a>(values: impl Iterator<Item = &'a str>) -> BTreeMap<String, usize> {
+/// Each distinct value with its count, by name.
+fn tally<'a>(values: impl Iterator<Item = &'a str>) -> Vec<(String, usize)> {
     let mut counts = BTreeMap::new();
     for value in values.filter(|v| !v.is_empty()) {
         *counts.entry(value.to_owned()).or_insert(0) += 1;
     }
-    counts
+    counts.into_iter().collect()
 }
 
 /// One checkbox per value; unchecking hides that value's cards (CSS only).
 fn filter_controls(
     dimension: &str,
     legend: &str,
-    values: &BTreeMap<String, usize>,
+    values: &[(String, usize)],
     badges: bool,
 ) -> String {
     let mut html = format!("<fieldset><legend>{legend}</legend>");
@@ -308,10 +312,10 @@ fn filter_controls(
     html
 }
 
-fn filter_rules(dimension: &str, values: &BTreeMap<String, usize>) -> String {
+fn filter_rules(dimension: &str, values: &[(String, usize)]) -> String {
     values
-        .keys()
-        .map(|value| {
+        .iter()
+        .map(|(value, _)| {
             let value = slug(value);
             format!(
                 "body:has(#{dimension}-{value}:not(:checked)) .card[data-{dimension}=\"{value}\"]{{display:none}}\n"
@@ -385,7 +389,7 @@ legend{float:left;font-weight:600;margin-right:4px}
 label{cursor:pointer;white-space:nowrap}
 .n{color:var(--muted)}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff;background:var(--tone)}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(372px,1fr));gap:12px;padding:12px 16px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(372px,1fr));align-items:start;gap:12px;padding:12px 16px}
 body:has(#sort-change:checked) .card{order:var(--by-change)}
 body:has(#sort-name:checked) .card{order:var(--by-name)}
 .card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 12px;content-visibility:auto;contain-intrinsic-size:auto 260px}
