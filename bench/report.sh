@@ -3,8 +3,8 @@
 # photographs copied under distinct names, each with a mask), `maskflow report` over it, then
 # headless Chromium opening the page. Prints the report's size, the time to write it, and
 # Chromium's first contentful paint and load event for it and for the 6-image report (as a
-# ratio). Needs chromium (apt-get install chromium) and a built maskflow (cargo build
-# --locked; MASKFLOW=path picks another binary).
+# ratio). Needs chromium (apt-get install chromium), Node.js 20+ and a built maskflow
+# (cargo build --locked; MASKFLOW=path picks another binary).
 #
 #   bench/report.sh [N]
 set -euo pipefail
@@ -37,27 +37,14 @@ start=$(date +%s.%N)
 end=$(date +%s.%N)
 size=$(stat -c %s "$work/big/report.html")
 
-# First contentful paint and the load event, read from the page by a probe script added to
-# a copy (the report itself only records image sizes).
-paint() {
-  local page=$1 probe=$work/probe.html profile
-  profile=$(mktemp -d)
-  sed 's|</body>|<script>addEventListener("load",function(){var p=performance.getEntriesByName("first-contentful-paint")[0],n=performance.getEntriesByType("navigation")[0];document.body.setAttribute("data-fcp",p?Math.round(p.startTime):-1);document.body.setAttribute("data-load",Math.round(n.loadEventStart))})</script></body>|' "$page" >"$probe"
-  "$chromium" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-    --disable-background-networking --disable-component-update --disable-sync \
-    --user-data-dir="$profile" --window-size=1280,1000 \
-    --dump-dom "file://$probe" 2>/dev/null |
-    grep -o 'data-fcp="[0-9-]*" data-load="[0-9]*"\|data-load="[0-9]*" data-fcp="[0-9-]*"' | head -1
-  rm -rf "$profile"
-}
-
-small=$(paint "$work/examples/report.html")
-big=$(paint "$work/big/report.html")
-fcp() { grep -o 'data-fcp="[0-9-]*"' <<<"$1" | tr -dc '0-9-'; }
-load() { grep -o 'data-load="[0-9]*"' <<<"$1" | tr -dc '0-9'; }
+# First contentful paint and the load event, medians of 5 openings in a fresh browser
+# (bench/paint.mjs reads them from the page over the DevTools protocol).
+small=$(CHROMIUM=$chromium node bench/paint.mjs "file://$work/examples/report.html" 5)
+big=$(CHROMIUM=$chromium node bench/paint.mjs "file://$work/big/report.html" 5)
+field() { sed -E "s/.*\"$2\":([0-9]+).*/\1/" <<<"$1"; }
 echo "images:                 $count"
 echo "report size:            $size bytes ($((size / count)) per image)"
 printf 'written in:             %.2f s (%s)\n' "$(echo "$end - $start" | bc)" "$bin"
-echo "6 images:               first contentful paint $(fcp "$small") ms, load $(load "$small") ms"
-echo "$count images:            first contentful paint $(fcp "$big") ms, load $(load "$big") ms"
-echo "ratio ($count / 6):       first paint $(echo "scale=2; $(fcp "$big") / $(fcp "$small")" | bc)x, load $(echo "scale=2; $(load "$big") / $(load "$small")" | bc)x"
+echo "6 images:               first contentful paint $(field "$small" fcp) ms, load event $(field "$small" load) ms"
+echo "$count images:            first contentful paint $(field "$big" fcp) ms, load event $(field "$big" load) ms"
+echo "ratio ($count / 6):       first paint $(echo "scale=2; $(field "$big" fcp) / $(field "$small" fcp)" | bc)x, load $(echo "scale=2; $(field "$big" load) / $(field "$small" load)" | bc)x"

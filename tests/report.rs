@@ -95,7 +95,7 @@ fn card<'a>(dom: &'a str, key: &str) -> &'a str {
 }
 
 /// Every `<img>` carries the size it decoded to (recorded by the page's script on load):
-/// none is broken, and each is a preview no larger than 160 pixels.
+/// none is broken, and each is a preview no larger than 128 pixels.
 fn assert_every_image_decoded(dom: &str, expected: usize) {
     let images: Vec<&str> = dom.split("<img ").skip(1).collect();
     assert_eq!(images.len(), expected, "images in the report");
@@ -111,7 +111,7 @@ fn assert_every_image_decoded(dom: &str, expected: usize) {
         let (width, height) = natural.split_once('x').unwrap();
         let (width, height): (u32, u32) = (width.parse().unwrap(), height.parse().unwrap());
         assert!(
-            width > 0 && height > 0 && width.max(height) <= 160,
+            width > 0 && height > 0 && width.max(height) <= 128,
             "an image decoded to {natural}"
         );
     }

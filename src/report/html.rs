@@ -398,7 +398,7 @@ body:has(#sort-name:checked) .card{order:var(--by-name)}
 h2{font:600 13px ui-monospace,SFMono-Regular,Menlo,monospace;margin:0;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .row{display:flex;gap:8px;align-items:flex-start}
 .diff{margin-top:8px;padding-top:8px;border-top:1px dashed var(--line);align-items:center}
-figure{margin:0;flex:1 1 0;min-width:0;max-width:160px;text-align:center}
+figure{margin:0;flex:1 1 0;min-width:0;max-width:136px;text-align:center}
 figure img,figure.missing span{display:block;width:100%;height:auto;aspect-ratio:1;object-fit:contain;background:#eaeef2;border-radius:4px}
 figure.missing span{display:flex;align-items:center;justify-content:center;color:var(--muted);font-size:12px;border:1px dashed var(--line)}
 figcaption{font-size:11px;color:var(--muted);margin-top:2px}
