@@ -91,7 +91,7 @@ pub fn cutout(photo: &RgbImage, mask: &GrayImage) -> RgbImage {
     let mask = same_size(mask, photo.width(), photo.height());
     RgbImage::from_fn(photo.width(), photo.height(), |x, y| {
         let alpha = f32::from(mask.get_pixel(x, y).0[0]) / 255.0;
-        let board = if (x / CHECKER + y / CHECKER) % 2 == 0 {
+        let board = if (x / CHECKER + y / CHECKER).is_multiple_of(2) {
             CHECKER_LIGHT
         } else {
             CHECKER_DARK
