@@ -23,7 +23,8 @@ cp -r examples/photos examples/maskflow.yaml "$work/examples/"
 
 # N images, cycling through the five example PNGs, each with its mask.
 mkdir -p "$work/big/photos" "$work/big/masks"
-mapfile -t photos < <(cd examples/photos && ls ./*.png | sed 's|^\./||')
+photos=()
+for path in examples/photos/*.png; do photos+=("$(basename "$path")"); done
 for ((i = 0; i < count; i++)); do
   photo=${photos[i % ${#photos[@]}]}
   name=$(printf 'img-%04d-%s' "$i" "$photo")
