@@ -4,7 +4,8 @@
 # annotations and step summary itself.
 #
 # Environment (set by action.yml from the inputs; never interpolated into this script):
-# MASKFLOW_COMMAND, MASKFLOW_MANIFEST, MASKFLOW_ARGS, INSTALLED_BIN / BUILT_BIN (the binary
+# MASKFLOW_COMMAND, MASKFLOW_MANIFEST, MASKFLOW_ARGS, MASKFLOW_REPORT (apply only: where
+# to write the visual report; maskflow then sets the `report` output), INSTALLED_BIN / BUILT_BIN (the binary
 # the install or build step chose; `maskflow` on PATH when both are empty),
 # PHOTOSHOP_CLIENT_ID, PHOTOSHOP_CLIENT_SECRET, PHOTOSHOP_ACCESS_TOKEN.
 set -euo pipefail
@@ -32,6 +33,9 @@ done
 set -f
 read -r -a extra <<<"${MASKFLOW_ARGS:-}"
 set +f
+if [[ $command == apply && -n ${MASKFLOW_REPORT:-} ]]; then
+  extra+=(--report "$MASKFLOW_REPORT")
+fi
 
 bin=${BUILT_BIN:-${INSTALLED_BIN:-maskflow}}
 export GITHUB_ACTIONS=true

@@ -43,6 +43,9 @@ pub enum Command {
     Adopt(AdoptArgs),
     /// List the jobs the lockfile records as in flight, with their current state.
     Status,
+    /// Write a self-contained HTML report: every image with its mask and cutout, what the
+    /// last `apply` did to it, and what is pending since.
+    Report(ReportArgs),
     /// Print the JSON Schema of the manifest (or of the lockfile).
     Schema(SchemaArgs),
     /// Work with lockfiles.
@@ -98,6 +101,9 @@ pub struct ApplyArgs {
     /// `limits.max_pixels`, else 100000000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_pixels: Option<u64>,
+    /// Also write the visual report of this run (HTML, self-contained) to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +112,18 @@ pub struct AdoptArgs {
     /// modified outside maskflow].
     #[arg(value_name = "GLOB")]
     pub globs: Vec<glob::Pattern>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Where to write the report.
+    #[arg(
+        short,
+        long,
+        value_name = "PATH",
+        default_value = "maskflow-report.html"
+    )]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Args)]

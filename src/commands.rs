@@ -3,7 +3,9 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{AdoptArgs, ApplyArgs, Cli, Command, EmulateArgs, LockCommand, PlanArgs};
+use crate::cli::{
+    AdoptArgs, ApplyArgs, Cli, Command, EmulateArgs, LockCommand, PlanArgs, ReportArgs,
+};
 use crate::engine::photoshop;
 use crate::lock::{self, LockStore};
 use crate::manifest::{self, Input, Loaded, ManifestError, Step};
@@ -21,6 +23,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Apply(args) => apply(&cli, args, reporter.as_mut()),
         Command::Adopt(args) => adopt(&cli, args, reporter.as_mut()),
         Command::Status => status(&cli, reporter.as_mut()),
+        Command::Report(args) => report(&cli, args, reporter.as_mut()),
         Command::Lock(args) => match &args.command {
             LockCommand::Merge { parts, output } => {
                 merge_locks(&cli, parts, output.as_deref(), reporter.as_mut())
@@ -133,7 +136,15 @@ fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8,
         photoshop: loaded.manifest.photoshop.clone(),
         storage: loaded.manifest.storage.clone(),
     };
-    let summary = apply::apply(plan, &mut store, &loaded.dir, &options, reporter)?;
+    let cards = report::cards::from_plan(&plan, &store.lock);
+    let mut recording = report::cards::Recording::new(reporter, cards);
+    let summary = apply::apply(plan, &mut store, &loaded.dir, &options, &mut recording)?;
+    let cards = recording.finish();
+    // Only a cache for a later `maskflow report`: not keeping it must not fail the run.
+    let _ = report::cards::save_last_run(&loaded.dir, &cards, &store.lock);
+    if let Some(path) = &args.report {
+        write_report(path, &cards, &cli.manifest, reporter)?;
+    }
     Ok(if summary.failed > 0 {
         exit::ERROR
     } else if summary.conflicts > 0 {
@@ -155,6 +166,39 @@ fn adopt(cli: &Cli, args: &AdoptArgs, reporter: &mut dyn Reporter) -> Result<u8,
     } else {
         exit::OK
     })
+}
+
+/// The report of the manifest as it is now: what the last `apply` did to each image that has
+/// not changed since, and what is pending for the others.
+fn report(cli: &Cli, args: &ReportArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
+    let (loaded, steps) = load(cli, reporter)?;
+    let store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
+    let plan = make_plan(steps, &store, &loaded.manifest.photoshop);
+    let mut cards = report::cards::from_plan(&plan, &store.lock);
+    report::cards::recall_last_run(&loaded.dir, &mut cards, &plan, &store.lock);
+    write_report(&args.output, &cards, &cli.manifest, reporter)?;
+    Ok(exit::OK)
+}
+
+fn write_report(
+    path: &std::path::Path,
+    cards: &[report::cards::Card],
+    manifest: &std::path::Path,
+    reporter: &mut dyn Reporter,
+) -> Result<(), Error> {
+    let generated = jiff::Timestamp::now()
+        .strftime("%Y-%m-%d %H:%M UTC")
+        .to_string();
+    let html = report::html::render(cards, &manifest.display().to_string(), &generated);
+    fsutil::write_atomic(path, html.as_bytes()).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    reporter.report(Event::ReportWritten {
+        path,
+        images: cards.len(),
+    });
+    Ok(())
 }
 
 /// Starts the emulator, reports where it listens and what it accepts, then serves until

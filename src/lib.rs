@@ -16,6 +16,7 @@ pub mod redact;
 pub mod remote;
 pub mod report;
 pub mod storage;
+pub mod thumbnail;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -388,10 +388,15 @@ fn examples_workspace() -> tempfile::TempDir {
 fn apply_on_the_examples_then_nothing_to_do() {
     let workspace = examples_workspace();
     let root = workspace.path();
+    // Like `${{ runner.temp }}/maskflow-report.html` in examples/workflows/masks.yml.
+    let runner_temp = tempfile::tempdir().unwrap();
+    let report = runner_temp.path().join("maskflow-report.html");
+    let report = report.to_str().unwrap();
     let inputs = [
         ("manifest", "assets/maskflow.yaml"),
         ("command", "apply"),
         ("version", VERSION),
+        ("report", report),
     ];
 
     let run = run_action(Call::new(root, &inputs));
@@ -412,8 +417,33 @@ fn apply_on_the_examples_then_nothing_to_do() {
             ("lockfile", "assets/maskflow.lock"),
             ("changed", "true"),
             ("version", VERSION),
+            ("report", report),
         ],
     );
+    let html = std::fs::read_to_string(report).unwrap();
+    assert_eq!(
+        html.matches("<article class=\"card\" data-state=\"created\"")
+            .count(),
+        6
+    );
+    // The summary sends reviewers to the artifact the workflow uploads.
+    assert!(
+        run.summary.contains(
+            "**Visual report:** `maskflow-report.html` (6 images, each with its mask and cutout)"
+        ),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("under **Artifacts**"),
+        "{}",
+        run.summary
+    );
+    // The workflow that uploads it: the report input, and upload-artifact given its output.
+    let workflow = std::fs::read_to_string(repo().join("examples/workflows/masks.yml")).unwrap();
+    assert!(workflow.contains("report: ${{ runner.temp }}/maskflow-report.html"));
+    assert!(workflow.contains("uses: actions/upload-artifact@v4"));
+    assert!(workflow.contains("path: ${{ steps.masks.outputs.report }}"));
     assert!(
         run.summary
             .starts_with("## maskflow: 6 created, 0 updated, 0 unchanged, 0 failed"),
@@ -462,6 +492,11 @@ fn apply_on_the_examples_then_nothing_to_do() {
         run.summary.contains("Every mask is up to date."),
         "{}",
         run.summary
+    );
+    let html = std::fs::read_to_string(report).unwrap();
+    assert_eq!(
+        html.matches("data-state=\"unchanged\" data-engine").count(),
+        6
     );
     assert!(
         run.stdout.contains("::add-mask::s3cret-token"),

@@ -122,3 +122,60 @@ fn validation_problems_become_at_most_ten_annotations() {
     );
     assert!(summary.contains("has 12 problems"), "{summary}");
 }
+
+#[test]
+fn the_summary_table_is_capped_with_a_count_of_the_rest() {
+    // 300 images that fail at once (not PNGs): more rows than the summary shows.
+    let dir = scratch(&[]);
+    let root = dir.path();
+    for i in 0..300 {
+        std::fs::write(root.join(format!("photos/broken-{i:03}.png")), b"not a PNG").unwrap();
+    }
+    write(root, "maskflow.yaml", EVERY_PNG);
+    let (output, outputs, summary) = run_in_actions(root, &["apply", "--jobs", "2"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert!(outputs.lines().any(|l| l == "failed=300"), "{outputs}");
+    let rows = summary
+        .lines()
+        .filter(|l| l.starts_with("| `masks/broken-"))
+        .count();
+    assert_eq!(rows, 250, "{summary}");
+    assert!(
+        summary.contains("\n… and 50 more; see the log.\n"),
+        "{summary}"
+    );
+    assert!(summary.len() < 1024 * 1024);
+    // Sorted by key: the first 250 are shown.
+    assert!(summary.contains("| `masks/broken-249.png` | failed |"));
+    assert!(!summary.contains("`masks/broken-250.png`"));
+}
+
+#[test]
+fn a_remade_mask_shows_how_much_changed_and_the_report_is_pointed_to() {
+    let dir = scratch(&["coffee.png"]);
+    let root = dir.path();
+    write(root, "maskflow.yaml", EVERY_PNG);
+    let (output, _, _) = run_in_actions(root, &["apply"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    std::fs::remove_file(root.join("github-output")).unwrap();
+    std::fs::remove_file(root.join("github-summary.md")).unwrap();
+    let (output, outputs, summary) = run_in_actions(
+        root,
+        &["apply", "--force", "masks/*", "--report", "out/report.html"],
+    );
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    // The same input and model make the same mask: nothing changed.
+    assert!(
+        summary.contains("| `masks/coffee.png` | update | forced; 0.0% of the mask changed |"),
+        "{summary}"
+    );
+    assert!(
+        outputs.lines().any(|l| l == "report=out/report.html"),
+        "{outputs}"
+    );
+    assert!(
+        summary.contains("**Visual report:** `report.html` (1 image, each with"),
+        "{summary}"
+    );
+    assert!(root.join("out/report.html").is_file());
+}

@@ -26,7 +26,7 @@ use crate::manifest::{EngineKind, Input, PhotoshopApi, PhotoshopSettings, Retouc
 use crate::plan::{Action, Desired, Item, Plan, Reason};
 use crate::report::{Event, Reporter};
 use crate::storage::{Stager, StorageSettings};
-use crate::{Error, fsutil, remote};
+use crate::{Error, fsutil, remote, thumbnail};
 
 /// Which items to run and how.
 #[derive(Debug, Clone, Default)]
@@ -138,7 +138,14 @@ enum Message {
         outcome: Outcome,
         job: Option<String>,
         submitted_at: String,
+        replaced: Option<Replaced>,
     },
+}
+
+/// The mask a remade image had before, as a preview, and how much of it changed.
+struct Replaced {
+    previous: GrayImage,
+    changed: f64,
 }
 
 enum Outcome {
@@ -483,15 +490,21 @@ fn run_pool(
                         key: work.step.key.clone(),
                     });
                     let submitted_at = now();
+                    let previous = previous_mask(&work);
                     // One image's panic fails that image; the worker goes on to the next.
                     let (outcome, job) =
                         isolate::run_isolated(|| run_step(&work, engines, folders, &sender, seat))
                             .unwrap_or_else(|error| (Outcome::Failed(error), None));
+                    let replaced = match (&outcome, previous) {
+                        (Outcome::Masked(_), Some(previous)) => compare_masks(&work.step, previous),
+                        _ => None,
+                    };
                     let _ = sender.send(Message::Done {
                         work: Box::new(work),
                         outcome,
                         job,
                         submitted_at,
+                        replaced,
                     });
                 }
             });
@@ -533,7 +546,16 @@ fn run_pool(
                     outcome,
                     job,
                     submitted_at,
-                } => record(*work, outcome, job, submitted_at, store, summary, reporter),
+                    replaced,
+                } => record(
+                    *work,
+                    (outcome, replaced),
+                    job,
+                    submitted_at,
+                    store,
+                    summary,
+                    reporter,
+                ),
             };
             if let Some(photoshop) = &engines.photoshop {
                 for token in photoshop.take_minted_tokens() {
@@ -548,6 +570,21 @@ fn run_pool(
         }
     });
     fatal.map_or(Ok(()), Err)
+}
+
+/// A preview of the mask an update is about to overwrite, for the report's before/after.
+/// Only previews are kept (a few KB each), never the full mask.
+fn previous_mask(work: &Work) -> Option<GrayImage> {
+    if !matches!(work.action, Action::Update { .. }) || !work.step.output_path.is_file() {
+        return None;
+    }
+    thumbnail::mask_file(&work.step.output_path).ok()
+}
+
+fn compare_masks(step: &Step, previous: GrayImage) -> Option<Replaced> {
+    let current = thumbnail::mask_file(&step.output_path).ok()?;
+    let changed = thumbnail::changed_share(&previous, &current);
+    Some(Replaced { previous, changed })
 }
 
 /// Runs one step on its engine; returns the outcome and the id of the job, if one was made.
@@ -797,7 +834,7 @@ pub(crate) fn encode_png(mask: &GrayImage) -> Result<Vec<u8>, String> {
 
 fn record(
     work: Work,
-    outcome: Outcome,
+    (outcome, replaced): (Outcome, Option<Replaced>),
     job: Option<String>,
     submitted_at: String,
     store: &mut LockStore,
@@ -852,6 +889,13 @@ fn record(
             match action {
                 Action::Create => summary.created += 1,
                 _ => summary.updated += 1,
+            }
+            if let Some(replaced) = &replaced {
+                reporter.report(Event::Replaced {
+                    key: &step.key,
+                    previous: &replaced.previous,
+                    changed: replaced.changed,
+                });
             }
             reporter.report(Event::Finished {
                 step: &step,

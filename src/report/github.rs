@@ -13,6 +13,9 @@ use crate::plan::Action;
 const MAX_ANNOTATIONS: usize = 10;
 /// The step summary is limited to 1 MiB; stay well inside it.
 const MAX_SUMMARY_BYTES: usize = 900 * 1024;
+/// Rows of the summary's table: enough to review a pull request; the visual report and the
+/// log have every image.
+const MAX_SUMMARY_ROWS: usize = 250;
 
 pub struct Github {
     human: Human,
@@ -25,6 +28,8 @@ pub struct Github {
     skipped_warnings: usize,
     /// (key, what happened, why) for the step summary, failures first when written.
     rows: Vec<(String, &'static str, String)>,
+    /// Share of each remade mask that changed, from `Replaced` (sent before `Finished`).
+    changes: std::collections::HashMap<String, f64>,
     grouped: bool,
 }
 
@@ -38,6 +43,7 @@ impl Github {
             warnings: Vec::new(),
             skipped_warnings: 0,
             rows: Vec::new(),
+            changes: std::collections::HashMap::new(),
             grouped: false,
         }
     }
@@ -183,7 +189,20 @@ impl Reporter for Github {
                         .join(", "),
                     _ => "new".to_owned(),
                 };
+                let why = match self.changes.remove(&step.key) {
+                    Some(share) => format!("{why}; {:.1}% of the mask changed", share * 100.0),
+                    None => why,
+                };
                 self.rows.push((step.key.clone(), action.name(), why));
+            }
+            Event::Replaced { key, changed, .. } => {
+                self.changes.insert((*key).to_owned(), *changed);
+            }
+            Event::ReportWritten { path, images } => {
+                write_outputs(&[("report", path.display().to_string())]);
+                write_summary(&report_pointer(path, *images, |name| {
+                    std::env::var(name).ok()
+                }));
             }
             Event::Failed { step, error } => {
                 self.annotations.push((
@@ -306,7 +325,7 @@ fn step_summary(
             escape::markdown_code(key),
             escape::markdown(why)
         );
-        if text.len() + row.len() > MAX_SUMMARY_BYTES {
+        if shown == MAX_SUMMARY_ROWS || text.len() + row.len() > MAX_SUMMARY_BYTES {
             text.push_str(&format!(
                 "\n… and {} more; see the log.\n",
                 rows.len() - shown
@@ -316,6 +335,32 @@ fn step_summary(
         text.push_str(&row);
     }
     text
+}
+
+/// The summary's line that sends reviewers to the visual report: the workflow uploads it as
+/// an artifact, listed at the bottom of the run's summary page.
+fn report_pointer(path: &Path, images: usize, env: impl Fn(&str) -> Option<String>) -> String {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let place = match (
+        env("GITHUB_SERVER_URL"),
+        env("GITHUB_REPOSITORY"),
+        env("GITHUB_RUN_ID"),
+    ) {
+        (Some(server), Some(repository), Some(run)) => {
+            format!("[this run's summary page]({server}/{repository}/actions/runs/{run}#artifacts)")
+        }
+        _ => "this run's summary page".to_owned(),
+    };
+    format!(
+        "\n**Visual report:** `{}` ({images} image{}, each with its mask and cutout). \
+         Download it under **Artifacts** on {place} (the workflow uploads it with \
+         `actions/upload-artifact`), and open it in a browser.\n",
+        name.replace('`', "'"),
+        if images == 1 { "" } else { "s" }
+    )
 }
 
 fn append_to(variable: &str, text: &str) {
@@ -422,6 +467,42 @@ mod tests {
             .collect();
         let text = step_summary(&summary, &mut many);
         assert!(text.len() <= MAX_SUMMARY_BYTES + 100);
+        assert_eq!(text.matches("\n| `masks/").count(), MAX_SUMMARY_ROWS);
+        assert!(text.contains(&format!(
+            "and {} more; see the log",
+            50_000 - MAX_SUMMARY_ROWS
+        )));
+        // Long rows meet the byte bound before the row bound.
+        let mut long: Vec<_> = (0..MAX_SUMMARY_ROWS)
+            .map(|i| (format!("masks/{i}.png"), "failed", "x".repeat(8 * 1024)))
+            .collect();
+        let text = step_summary(&summary, &mut long);
+        assert!(text.len() <= MAX_SUMMARY_BYTES);
         assert!(text.contains("more; see the log"));
+    }
+
+    #[test]
+    fn the_report_pointer_links_the_run_artifacts_when_it_can() {
+        let env = |name: &str| {
+            Some(
+                match name {
+                    "GITHUB_SERVER_URL" => "https://github.com",
+                    "GITHUB_REPOSITORY" => "o/r",
+                    _ => "42",
+                }
+                .to_owned(),
+            )
+        };
+        let line = report_pointer(Path::new("out/maskflow-report.html"), 6, env);
+        assert!(
+            line.contains("`maskflow-report.html` (6 images, each"),
+            "{line}"
+        );
+        assert!(
+            line.contains("(https://github.com/o/r/actions/runs/42#artifacts)"),
+            "{line}"
+        );
+        let line = report_pointer(Path::new("r.html"), 1, |_| None);
+        assert!(line.contains("on this run's summary page"), "{line}");
     }
 }

@@ -286,6 +286,13 @@ impl Reporter for Human {
                 escape::path(path),
                 plural(images)
             )),
+            // The change shows in the visual report and the step summary.
+            Event::Replaced { .. } => {}
+            Event::ReportWritten { path, images } => self.line(&format!(
+                "Report: {} ({images} image{}); open it in a browser.",
+                path.display(),
+                plural(images)
+            )),
             Event::Wrote { path, images } => self.line(&format!(
                 "wrote {} ({images} image{} found); next: maskflow plan --manifest {}",
                 escape::path(path),

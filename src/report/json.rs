@@ -100,6 +100,14 @@ impl Reporter for Json {
                 "line": step.origin.line,
                 "column": step.origin.column,
             }),
+            Event::Replaced { key, changed, .. } => {
+                json!({"event": "replaced", "key": key, "changed": changed})
+            }
+            Event::ReportWritten { path, images } => json!({
+                "event": "report",
+                "path": path.display().to_string(),
+                "images": images,
+            }),
             Event::Submitted { key, job } => json!({"event": "submitted", "key": key, "job": job}),
             Event::SecretMinted(_) => return,
             Event::Uploaded { key, object } => {

@@ -1,8 +1,10 @@
 //! The only layer that prints. Commands emit events; a renderer turns them into text for
 //! people (the plan on stdout, the rest on stderr) or JSON for machines (stdout).
 
+pub mod cards;
 pub mod escape;
 mod github;
+pub mod html;
 mod human;
 mod json;
 
@@ -59,6 +61,18 @@ pub enum Event<'a> {
     Failed {
         step: &'a Step,
         error: &'a str,
+    },
+    /// An image's mask was remade: a preview of the mask it replaced, taken before it was
+    /// overwritten, and the share of pixels that changed (see `thumbnail::changed_share`).
+    Replaced {
+        key: &'a str,
+        previous: &'a image::GrayImage,
+        changed: f64,
+    },
+    /// The visual report was written.
+    ReportWritten {
+        path: &'a Path,
+        images: usize,
     },
     /// A local input was uploaded to the staging bucket.
     Uploaded {
