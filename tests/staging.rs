@@ -336,10 +336,17 @@ fn azure_sas_urls_are_accepted_by_azurite() {
     let wrong = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"not the key");
     let output = run(&[("AZURE_STORAGE_KEY", &wrong)]);
     assert_eq!(code(&output), 1);
+    // Each refused image fails on its own, named, with the server's answer.
     let refused = events(&output);
-    let error = events_of(&refused, "error")[0]["message"].as_str().unwrap();
-    assert!(
-        error.contains("masks/horse.png") && error.contains("403"),
-        "{error}"
-    );
+    let failed = events_of(&refused, "failed");
+    let failed_keys: Vec<&str> = failed.iter().filter_map(|e| e["key"].as_str()).collect();
+    assert_eq!(failed_keys.len(), 2, "{refused:?}");
+    for key in ["masks/horse.png", "masks/camera.png"] {
+        let event = failed
+            .iter()
+            .find(|e| e["key"] == key)
+            .unwrap_or_else(|| panic!("{key} did not fail: {refused:?}"));
+        let error = event["error"].as_str().unwrap();
+        assert!(error.contains("403"), "{key}: {error}");
+    }
 }
