@@ -42,7 +42,11 @@ fn retouch(root: &Path, key: &str) -> Vec<u8> {
 /// The exit code and everything printed for people: the plan on stdout, the rest on stderr.
 fn run_code(root: &Path, args: &[&str]) -> (i32, String) {
     let output = run(root, args);
-    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), stderr(&output));
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
     (code(&output), printed)
 }
 
