@@ -385,6 +385,45 @@ mod tests {
     }
 
     #[test]
+    fn manual_masks_kept_retouches_and_conflicts_get_their_own_state() {
+        let item = |key: &str, action: Action, origin: Origin| crate::plan::Item {
+            key: key.to_owned(),
+            action,
+            step: None,
+            desired: None,
+            observation: None,
+            origin: Some(origin),
+        };
+        let plan = Plan {
+            items: vec![
+                item("a.png", Action::Unchanged, Origin::Manual),
+                item("b.png", Action::Unchanged, Origin::Generated),
+                item(
+                    "c.png",
+                    Action::Kept {
+                        reasons: vec![Reason::OutputModified],
+                        policy: crate::manifest::RetouchPolicy::Keep,
+                    },
+                    Origin::Generated,
+                ),
+                item(
+                    "d.png",
+                    Action::Conflict {
+                        reasons: vec![Reason::InputChanged],
+                    },
+                    Origin::Manual,
+                ),
+            ],
+            submit_share: None,
+        };
+        let states: Vec<String> = from_plan(&plan, &Lockfile::default())
+            .into_iter()
+            .map(|card| card.state)
+            .collect();
+        assert_eq!(states, ["manual", "unchanged", "kept", "conflict"]);
+    }
+
+    #[test]
     fn only_our_own_preview_names_are_read_back() {
         assert!(is_preview_name(&format!("{}.png", "a".repeat(32))));
         assert!(!is_preview_name("../../etc/passwd"));
