@@ -1,7 +1,7 @@
 //! Crash-safe file writes: temp file in the target's folder, fsync, rename, fsync the folder.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Prefix of our temporary files, so that globs and users can recognise them.
 pub const TEMP_PREFIX: &str = ".maskflow-tmp-";
@@ -77,6 +77,29 @@ pub fn digest_bytes(bytes: &[u8]) -> String {
 
 fn format_digest(hash: &blake3::Hash) -> String {
     format!("blake3:{}", hash.to_hex())
+}
+
+/// The first symlink on the way from `dir` along `relative` (`/`-separated) that resolves
+/// outside `root` (the canonical form of `dir`) or nowhere, as the part of `relative` that
+/// reaches it. Outputs a manifest names and entries a lockfile names are both checked with
+/// it, so the two can never disagree about what stays inside the project.
+pub fn symlink_escape(dir: &Path, root: &Path, relative: &str) -> Option<PathBuf> {
+    let mut path = dir.to_path_buf();
+    let mut shown = PathBuf::new();
+    for part in relative.split('/') {
+        path.push(part);
+        shown.push(part);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(&path) {
+                Ok(target) if target.starts_with(root) => {}
+                _ => return Some(shown),
+            },
+            Ok(meta) if meta.is_dir() => {}
+            // A file, or nothing: the rest of the path cannot lead anywhere.
+            Ok(_) | Err(_) => return None,
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -84,28 +84,13 @@ impl Root {
         let Some(root) = &self.canonical else {
             return Ok(());
         };
-        let mut path = self.dir.clone();
-        let mut shown = Vec::new();
-        for part in key.split('/') {
-            path.push(part);
-            shown.push(part);
-            match std::fs::symlink_metadata(&path) {
-                Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(&path) {
-                    Ok(target) if target.starts_with(root) => {}
-                    _ => {
-                        return Err(format!(
-                            "is reached through the symlink `{}`, which leads out of the \
-                             manifest's folder",
-                            shown.join("/").escape_debug()
-                        ));
-                    }
-                },
-                Ok(meta) if meta.is_dir() => {}
-                // A file, or nothing: the rest of the key cannot lead anywhere.
-                Ok(_) | Err(_) => return Ok(()),
-            }
+        match crate::fsutil::symlink_escape(&self.dir, root, key) {
+            Some(link) => Err(format!(
+                "is reached through the symlink `{}`, which leads out of the manifest's folder",
+                link.to_string_lossy().escape_debug()
+            )),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

@@ -505,21 +505,7 @@ impl<'a> Expansion<'a> {
     /// The first symlink on the way to `key` that resolves outside the manifest's folder.
     fn symlink_escape(&self, key: &str) -> Option<PathBuf> {
         let root = self.canonical_dir.as_ref()?;
-        let mut path = self.loaded.dir.clone();
-        let mut shown = PathBuf::new();
-        for part in key.split('/') {
-            path.push(part);
-            shown.push(part);
-            match std::fs::symlink_metadata(&path) {
-                Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(&path) {
-                    Ok(target) if target.starts_with(root) => {}
-                    _ => return Some(shown),
-                },
-                Ok(_) => {}
-                Err(_) => return None,
-            }
-        }
-        None
+        crate::fsutil::symlink_escape(&self.loaded.dir, root, key)
     }
 
     fn render_or_report(&mut self, template: &str, pointer: &str) -> Option<String> {
