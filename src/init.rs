@@ -35,11 +35,49 @@ pub fn init(dir: &Path, force: bool, reporter: &mut dyn Reporter) -> Result<u8, 
         path: path.clone(),
         source,
     })?;
+    ignore_journal(dir)?;
     reporter.report(Event::Wrote {
         path: &path,
         images: images.len(),
     });
     Ok(exit::OK)
+}
+
+/// The journal is a scratch file of a running (or killed) `apply`: like `cargo init` with
+/// `target/`, keep it out of version control from the start. An existing `.gitignore` only
+/// gains the line it lacks.
+fn ignore_journal(dir: &Path) -> Result<(), Error> {
+    let path = dir.join(".gitignore");
+    let existing = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => return Err(Error::Io { path, source }),
+    };
+    let Some(updated) = with_journal_ignored(&existing) else {
+        return Ok(());
+    };
+    fsutil::write_atomic(&path, updated.as_bytes()).map_err(|source| Error::Io { path, source })
+}
+
+const JOURNAL_PATTERN: &str = "*.lock.journal";
+
+/// `existing` with the journal pattern appended, or `None` when a line already covers it.
+fn with_journal_ignored(existing: &str) -> Option<String> {
+    let covered = existing
+        .lines()
+        .map(str::trim)
+        .any(|line| line == JOURNAL_PATTERN || line == "maskflow.lock.journal");
+    if covered {
+        return None;
+    }
+    let mut updated = existing.to_owned();
+    if !updated.is_empty() && !updated.ends_with('\n') {
+        updated.push('\n');
+    }
+    updated.push_str("# maskflow's journal of a running apply (see README, \"The journal\")\n");
+    updated.push_str(JOURNAL_PATTERN);
+    updated.push('\n');
+    Some(updated)
 }
 
 fn collect_images(
@@ -165,6 +203,16 @@ fn starter_manifest(images: &[PathBuf]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_journal_is_ignored_once() {
+        let fresh = with_journal_ignored("").expect("an empty .gitignore lacks the line");
+        assert!(fresh.ends_with("\n*.lock.journal\n"), "{fresh}");
+        assert_eq!(with_journal_ignored(&fresh), None);
+        let appended = with_journal_ignored("target/").expect("the line is missing");
+        assert!(appended.starts_with("target/\n# maskflow"), "{appended}");
+        assert_eq!(with_journal_ignored("  maskflow.lock.journal  \n"), None);
+    }
 
     #[test]
     fn starter_manifest_globs_each_folder_and_extension() {

@@ -290,6 +290,11 @@ fn init_writes_a_manifest_that_works() {
     );
     assert_eq!(code(&run(root, &["validate"])), 0);
     assert_eq!(code(&run(root, &["plan", "--detailed-exitcode"])), 2);
+    let ignored = std::fs::read_to_string(root.join(".gitignore")).unwrap();
+    assert!(
+        ignored.lines().any(|line| line == "*.lock.journal"),
+        "{ignored}"
+    );
 
     // It never overwrites a manifest unless told to.
     let again = run(root, &["init"]);
