@@ -72,7 +72,7 @@ pub struct PlanArgs {
     pub detailed_exitcode: bool,
     /// Plan only shard K of N (e.g. 2/3): what `apply --shard K/N` would do.
     #[arg(long, value_name = "K/N")]
-    pub shard: Option<crate::apply::Shard>,
+    pub shard: Option<crate::shard::Shard>,
 }
 
 #[derive(Debug, Args)]
@@ -93,7 +93,7 @@ pub struct ApplyArgs {
     /// Run only shard K of N (e.g. 2/3): a deterministic share of the images, chosen by key.
     /// The lockfile then holds only that shard's entries; combine them with `lock merge`.
     #[arg(long, value_name = "K/N")]
-    pub shard: Option<crate::apply::Shard>,
+    pub shard: Option<crate::shard::Shard>,
     /// Refuse to run when more than N paid jobs (`photoshop` engine) would be submitted.
     #[arg(long, value_name = "N")]
     pub max_submits: Option<usize>,

@@ -56,7 +56,7 @@ pub(super) fn write_mask(
     input: InputRecord,
     folders: &folders::OutputFolders,
 ) -> Result<Done, String> {
-    let png = encode_png(mask)?;
+    let png = crate::png::encode_png(mask)?;
     folders
         .write(&step.output_path, &png)
         .map_err(|e| format!("cannot write {}: {}", step.key, fsutil::io_reason(&e)))?;
@@ -77,11 +77,4 @@ pub(super) fn describe_engine_error(e: &EngineError) -> String {
         Some(hint) => format!("{e} ({hint})"),
         None => e.to_string(),
     }
-}
-
-pub(crate) fn encode_png(mask: &GrayImage) -> Result<Vec<u8>, String> {
-    let mut png = Vec::new();
-    mask.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| format!("cannot encode the mask as PNG: {e}"))?;
-    Ok(png)
 }

@@ -3,29 +3,24 @@
 
 mod engines;
 mod folders;
-mod isolate;
 mod local;
 mod photoshop;
 mod pool;
 mod prune;
 mod record;
 mod select;
-pub mod share;
 #[cfg(test)]
 mod tests;
 
+pub use crate::shard::{Shard, share};
+pub use crate::summary::{Kept, Summary};
 pub use folders::FolderError;
-pub(crate) use isolate::panic_message;
-pub(crate) use local::encode_png;
-pub use prune::Kept;
-pub use select::Shard;
 
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Instant;
 
 use image::GrayImage;
-use serde::Serialize;
 
 use crate::Error;
 use crate::engine::DecodeLimits;
@@ -58,34 +53,6 @@ pub struct Options {
     pub decode: DecodeLimits,
     pub photoshop: PhotoshopSettings,
     pub storage: StorageSettings,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Summary {
-    pub created: usize,
-    pub updated: usize,
-    pub unchanged: usize,
-    pub failed: usize,
-    /// Orphaned entries removed from the lockfile.
-    pub removed: usize,
-    /// Mask files of orphaned entries deleted (`--prune`).
-    pub pruned: usize,
-    /// Items left alone because `--only` did not select them.
-    pub skipped: usize,
-    pub engine_runs: usize,
-    /// Paid jobs started (`photoshop` engine).
-    pub submitted: usize,
-    /// Local inputs uploaded to `storage.staging`.
-    pub uploaded: usize,
-    /// Jobs of an earlier run polled to the end instead of submitted again.
-    pub resumed: usize,
-    /// Jobs that did not finish in time; the next run resumes them.
-    pub in_flight: usize,
-    /// Masks modified outside maskflow, left in place (`retouched: keep`).
-    pub kept: usize,
-    /// Manual masks whose input or settings changed: left for the user to `adopt` or `--force`.
-    pub conflicts: usize,
-    pub seconds: f64,
 }
 
 struct Work {

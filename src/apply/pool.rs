@@ -17,7 +17,8 @@ use super::engines::Engines;
 use super::local::run_local;
 use super::photoshop::run_photoshop;
 use super::record::record;
-use super::{Message, Options, Outcome, Replaced, Summary, Work, folders, isolate, now};
+use super::{Message, Options, Outcome, Replaced, Summary, Work, folders, now};
+use crate::isolate;
 
 pub(super) fn run_pool(
     work: Vec<Work>,

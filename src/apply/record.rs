@@ -9,6 +9,7 @@ use crate::lock::{JobRecord, JobState, LockEntry, LockStore, Origin};
 use crate::manifest::{RetouchPolicy, Step};
 use crate::plan::Action;
 use crate::report::{Event, Reporter};
+use crate::summary::Kept;
 
 use super::{Message, Outcome, Replaced, Summary, Work, now, prune};
 
@@ -58,7 +59,7 @@ pub(super) fn remove_orphan(
     let mut kept = None;
     if let (Some(_), Some(_), Origin::Manual) = (inputs, &entry.output, entry.origin) {
         // An adopted mask is a person's decision, whatever its digest says.
-        kept = Some(prune::Kept::Manual);
+        kept = Some(Kept::Manual);
     } else if let (Some(inputs), Some(output)) = (inputs, &entry.output) {
         let pruned = prune::prune(manifest_dir, &output.target, &output.digest, inputs).map_err(
             |source| Error::Io {

@@ -10,11 +10,7 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, Limits, RgbImage};
 
 use super::EngineError;
 
-/// The default cap on an input's pixel count: 100 megapixels, the largest camera sensors
-/// (medium format) and anything a phone saves by default. Decoding one costs at most about
-/// 11 bytes a pixel (see README "Image size limit"), so two images in flight fit a 7 GB
-/// runner with room for the model.
-pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
+pub use crate::manifest::DEFAULT_MAX_PIXELS;
 
 /// Bytes a decoder may hold per pixel at once: the output buffer of the widest colour type we
 /// accept (16-bit RGBA, 8 bytes) plus a progressive JPEG's coefficients (3 x i16 per pixel,
