@@ -5,9 +5,9 @@ mod engines;
 mod folders;
 mod local;
 mod photoshop;
-mod pool;
 mod prune;
 mod record;
+mod scheduler;
 mod select;
 #[cfg(test)]
 mod tests;
@@ -31,8 +31,8 @@ use crate::report::{Event, Reporter};
 use crate::storage::StorageSettings;
 
 use engines::load_engines;
-use pool::run_pool;
 use record::{remove_orphan, report_held};
+use scheduler::run_pool;
 use select::{recorded_job, selected, selected_by};
 
 /// Which items to run and how.

@@ -1,7 +1,7 @@
 //! The pool driven in-process with an engine that panics on one input.
 
-use super::engines::{Engines, Slots};
-use super::pool::run_pool;
+use super::engines::Engines;
+use super::scheduler::run_pool;
 use super::*;
 use crate::engine::{self, Engine, EngineError, MaskRequest};
 use crate::fsutil;
@@ -86,7 +86,6 @@ fn a_panicking_image_fails_alone_and_the_others_finish() {
         photoshop: None,
         sensei: false,
         stager: None,
-        local_slots: Slots::new(2),
         decode: DecodeLimits::default(),
     };
     let options = Options {
