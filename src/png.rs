@@ -2,9 +2,15 @@
 
 use image::GrayImage;
 
-pub fn encode_png(mask: &GrayImage) -> Result<Vec<u8>, String> {
+#[derive(Debug, thiserror::Error)]
+#[error("cannot encode the mask as PNG: {source}")]
+pub struct EncodeError {
+    #[from]
+    source: image::ImageError,
+}
+
+pub fn encode_png(mask: &GrayImage) -> Result<Vec<u8>, EncodeError> {
     let mut png = Vec::new();
-    mask.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| format!("cannot encode the mask as PNG: {e}"))?;
+    mask.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
     Ok(png)
 }

@@ -2,11 +2,12 @@
 
 use image::GrayImage;
 
-use crate::engine::{DecodeLimits, Engine, EngineError, MaskRequest};
+use crate::engine::{DecodeLimits, Engine, MaskRequest};
 use crate::lock::{InputRecord, OutputRecord};
 use crate::manifest::{Input, Step};
 use crate::{fsutil, remote};
 
+use super::error::StepError;
 use super::{Done, folders};
 
 /// Masks one image in-process: read and hash the exact bytes masked, run the engine.
@@ -15,18 +16,22 @@ pub(super) fn run_local(
     engine: &dyn Engine,
     limits: DecodeLimits,
     folders: &folders::OutputFolders,
-) -> Result<Done, String> {
+) -> Result<Done, StepError> {
     let (bytes, label) = match &step.input {
         Input::Local(path) => (
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+            std::fs::read(path).map_err(|source| StepError::ReadInput {
+                path: path.clone(),
+                source,
+            })?,
             path.clone(),
         ),
         Input::Remote(url) => {
             let agent = remote::agent(remote::TRANSFER_TIMEOUT);
-            let (file, _, _) = remote::download(&agent, url, remote::MAX_DOWNLOAD_BYTES)
-                .map_err(|e| e.to_string())?;
-            let bytes = std::fs::read(file.path())
-                .map_err(|e| format!("cannot read the download of {url}: {e}"))?;
+            let (file, _, _) = remote::download(&agent, url, remote::MAX_DOWNLOAD_BYTES)?;
+            let bytes = std::fs::read(file.path()).map_err(|source| StepError::ReadDownload {
+                url: url.redacted().into(),
+                source,
+            })?;
             (bytes, url.redacted().into())
         }
     };
@@ -35,14 +40,12 @@ pub(super) fn run_local(
         size: bytes.len() as u64,
         digest: fsutil::digest_bytes(&bytes),
     };
-    let mask = engine
-        .mask(&MaskRequest {
-            input: &label,
-            bytes: &bytes,
-            mask: step.mask,
-            limits,
-        })
-        .map_err(|e| describe_engine_error(&e))?;
+    let mask = engine.mask(&MaskRequest {
+        input: &label,
+        bytes: &bytes,
+        mask: step.mask,
+        limits,
+    })?;
     // The input's bytes are not needed any more; free them before encoding.
     drop(bytes);
     write_mask(step, &mask, input, folders)
@@ -55,11 +58,14 @@ pub(super) fn write_mask(
     mask: &GrayImage,
     input: InputRecord,
     folders: &folders::OutputFolders,
-) -> Result<Done, String> {
+) -> Result<Done, StepError> {
     let png = crate::png::encode_png(mask)?;
     folders
         .write(&step.output_path, &png)
-        .map_err(|e| format!("cannot write {}: {}", step.key, fsutil::io_reason(&e)))?;
+        .map_err(|source| StepError::WriteMask {
+            key: step.key.clone(),
+            source,
+        })?;
     Ok(Done {
         input,
         output: OutputRecord {
@@ -70,11 +76,4 @@ pub(super) fn write_mask(
             height: mask.height(),
         },
     })
-}
-
-pub(super) fn describe_engine_error(e: &EngineError) -> String {
-    match e.hint() {
-        Some(hint) => format!("{e} ({hint})"),
-        None => e.to_string(),
-    }
 }

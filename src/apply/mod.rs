@@ -2,6 +2,7 @@
 //! atomically, and record each result in the lockfile as soon as it is known.
 
 mod engines;
+mod error;
 mod folders;
 mod local;
 mod photoshop;
@@ -14,6 +15,7 @@ mod tests;
 
 pub use crate::shard::{Shard, share};
 pub use crate::summary::{Kept, Summary};
+pub use error::StepError;
 pub use folders::FolderError;
 
 use std::path::Path;
@@ -97,9 +99,9 @@ struct Replaced {
 
 enum Outcome {
     Masked(Done),
-    Failed(String),
-    /// The job may still finish; it stays recorded as in flight.
-    Unfinished(String),
+    /// No mask; if the job may still finish (`StepError::is_unfinished`), it stays recorded
+    /// as in flight.
+    Failed(StepError),
 }
 
 struct Done {

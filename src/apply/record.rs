@@ -187,8 +187,18 @@ pub(super) fn record(
                 output: &done.output,
             });
         }
+        Outcome::Failed(error) if error.is_unfinished() => {
+            // The lockfile already says "submitted"; leaving it so is what lets the next run resume.
+            let error = crate::redact::redact_text(&error.describe());
+            summary.failed += 1;
+            summary.in_flight += 1;
+            reporter.report(Event::Failed {
+                step: &step,
+                error: &error,
+            });
+        }
         Outcome::Failed(error) => {
-            let error = crate::redact::redact_text(&error);
+            let error = crate::redact::redact_text(&error.describe());
             store.record(
                 &step.key,
                 LockEntry {
@@ -209,16 +219,6 @@ pub(super) fn record(
                 },
             )?;
             summary.failed += 1;
-            reporter.report(Event::Failed {
-                step: &step,
-                error: &error,
-            });
-        }
-        Outcome::Unfinished(error) => {
-            // The lockfile already says "submitted"; leaving it so is what lets the next run resume.
-            let error = crate::redact::redact_text(&error);
-            summary.failed += 1;
-            summary.in_flight += 1;
             reporter.report(Event::Failed {
                 step: &step,
                 error: &error,

@@ -168,7 +168,7 @@ impl Lane {
             // One image's panic fails that image; the worker goes on to the next.
             let (outcome, job) =
                 isolate::run_isolated(|| run_step(&work, engines, folders, sender, seat))
-                    .unwrap_or_else(|error| (Outcome::Failed(error), None));
+                    .unwrap_or_else(|crash| (Outcome::Failed(crash.into()), None));
             let replaced = match (&outcome, previous) {
                 (Outcome::Masked(_), Some(previous)) => compare_masks(&work.step, previous),
                 _ => None,

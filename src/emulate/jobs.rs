@@ -521,7 +521,7 @@ impl Shared {
             },
             other => internal(other.to_string()),
         })?;
-        let png = Arc::new(crate::png::encode_png(&mask).map_err(internal)?);
+        let png = Arc::new(crate::png::encode_png(&mask).map_err(|e| internal(e.to_string()))?);
         let mut cache = self.cache.lock().expect("cache lock");
         if cache.len() >= CACHE_ENTRIES {
             cache.clear();

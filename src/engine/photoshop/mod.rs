@@ -5,6 +5,7 @@
 
 mod auth;
 mod flight;
+pub mod lifecycle;
 mod limiter;
 mod retry;
 mod schedule;
