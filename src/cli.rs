@@ -236,16 +236,29 @@ pub struct EmulateArgs {
     pub max_connections: u16,
 }
 
+/// A command-line value that cannot be used; clap shows the message with the flag's name.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgError {
+    #[error("`{text}` is not a byte count of at least 1024")]
+    ByteCount { text: String },
+    #[error(
+        "`{text}` is not a path prefix; use segments of letters, digits, -, _ and ., e.g. /jobs/v7"
+    )]
+    StatusPrefix { text: String },
+}
+
 /// A request head must hold at least a request line and a few headers.
-fn parse_at_least_1k(text: &str) -> Result<usize, String> {
+fn parse_at_least_1k(text: &str) -> Result<usize, ArgError> {
     match text.parse::<usize>() {
         Ok(n) if n >= 1024 => Ok(n),
-        _ => Err(format!("`{text}` is not a byte count of at least 1024")),
+        _ => Err(ArgError::ByteCount {
+            text: text.to_owned(),
+        }),
     }
 }
 
 /// `--status-prefix`: path segments of letters, digits, `-`, `_` and `.`.
-fn status_prefix(text: &str) -> Result<String, String> {
+fn status_prefix(text: &str) -> Result<String, ArgError> {
     let segments: Vec<&str> = text.split('/').filter(|s| !s.is_empty()).collect();
     let valid = |s: &&str| {
         s.chars()
@@ -255,8 +268,8 @@ fn status_prefix(text: &str) -> Result<String, String> {
     if segments.iter().all(valid) {
         Ok(segments.iter().map(|s| format!("/{s}")).collect())
     } else {
-        Err(format!(
-            "`{text}` is not a path prefix; use segments of letters, digits, -, _ and ., e.g. /jobs/v7"
-        ))
+        Err(ArgError::StatusPrefix {
+            text: text.to_owned(),
+        })
     }
 }

@@ -20,11 +20,20 @@ impl Shard {
     }
 }
 
-impl std::str::FromStr for Shard {
-    type Err = String;
+/// The text given to `--shard` is not `K/N`; the message says how to write one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a shard: write K/N with 1 <= K <= N, e.g. 2/3")]
+pub struct ShardError {
+    pub text: String,
+}
 
-    fn from_str(text: &str) -> Result<Self, String> {
-        let bad = || format!("`{text}` is not a shard: write K/N with 1 <= K <= N, e.g. 2/3");
+impl std::str::FromStr for Shard {
+    type Err = ShardError;
+
+    fn from_str(text: &str) -> Result<Self, ShardError> {
+        let bad = || ShardError {
+            text: text.to_owned(),
+        };
         let (index, count) = text.split_once('/').ok_or_else(bad)?;
         let index: u64 = index.trim().parse().map_err(|_| bad())?;
         let count: u64 = count.trim().parse().map_err(|_| bad())?;
