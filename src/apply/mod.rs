@@ -28,14 +28,14 @@ use crate::Error;
 use crate::engine::DecodeLimits;
 use crate::lock::{InputRecord, JobRecord, LockEntry, LockStore, OutputRecord};
 use crate::manifest::{EngineKind, PhotoshopSettings, Step};
-use crate::plan::{Action, Desired, Plan, Reason};
+use crate::plan::{Action, Desired, Plan};
 use crate::report::{Event, Reporter};
 use crate::storage::StorageSettings;
 
 use engines::load_engines;
 use record::{remove_orphan, report_held};
 use scheduler::run_pool;
-use select::{recorded_job, selected, selected_by};
+use select::{Selection, select};
 
 /// Which items to run and how.
 #[derive(Debug, Clone, Default)]
@@ -119,8 +119,6 @@ pub fn apply(
 ) -> Result<Summary, Error> {
     let started = Instant::now();
     let mut summary = Summary::default();
-    let mut work = Vec::new();
-    let mut orphans = Vec::new();
     // Every input of the manifest, selected or not, is off limits to prune.
     let inputs = options.prune.then(|| {
         prune::Inputs::new(
@@ -129,60 +127,12 @@ pub fn apply(
                 .filter_map(|item| item.step.as_ref()?.input.local_path()),
         )
     });
-    // Masks someone else wrote, which this run leaves alone.
-    let mut held = Vec::new();
-    let mut unreadable = Vec::new();
-    if let Some(shard) = options.shard {
-        // A shard's lockfile holds its own entries only, so that merging shards cannot meet
-        // two versions of one entry.
-        store.lock.images.retain(|key, _| shard.contains(key));
-    }
-    for item in plan.items {
-        let in_shard = options.shard.is_none_or(|shard| shard.contains(&item.key));
-        if !in_shard || !selected(&options.only, &item) {
-            summary.skipped += 1;
-            continue;
-        }
-        let forced = selected_by(&options.force, &item);
-        let action = match item.action {
-            Action::Unchanged if forced => Action::Update {
-                reasons: vec![Reason::Forced],
-            },
-            // Only `--force` overwrites a retouched or manual mask: the user asked for it.
-            Action::Kept { reasons, .. } | Action::Conflict { reasons } if forced => {
-                Action::Update {
-                    reasons: [Reason::Forced].into_iter().chain(reasons).collect(),
-                }
-            }
-            action => action,
-        };
-        match (action, item.step, item.desired, item.observation) {
-            (Action::Orphaned, _, _, _) => orphans.push(item.key),
-            (Action::Unchanged, _, _, _) => summary.unchanged += 1,
-            (action @ (Action::Kept { .. } | Action::Conflict { .. }), Some(step), _, _) => {
-                held.push((step, action));
-            }
-            // Fails alone, and leaves its lockfile entry as the last run that could read it left it.
-            (Action::Unreadable { error }, Some(step), _, _) => unreadable.push((step, error)),
-            (action, Some(step), Some(desired), Some(observation)) => {
-                let resume = match &action {
-                    Action::Update { reasons } => reasons.iter().find_map(|r| match r {
-                        Reason::JobInFlight { job } => Some(recorded_job(store, &item.key, job)),
-                        _ => None,
-                    }),
-                    _ => None,
-                };
-                work.push(Work {
-                    step,
-                    action,
-                    desired,
-                    observed: observation.input,
-                    resume,
-                });
-            }
-            (_, _, _, _) => unreachable!("create and update items always carry their step"),
-        }
-    }
+    let Selection {
+        work,
+        orphans,
+        held,
+        unreadable,
+    } = select(plan, store, options, &mut summary);
     let submits = work
         .iter()
         .filter(|w| w.step.engine == EngineKind::Photoshop && w.resume.is_none())
