@@ -3,6 +3,7 @@
 //! unless forced.
 
 use std::io::Read;
+use std::path::PathBuf;
 
 use crate::lock::{JobRecord, JobState, LockEntry, LockStore, Origin, OutputRecord};
 use crate::manifest::{Input, Step};
@@ -95,7 +96,7 @@ pub fn adopt(
                 outcome.failed += 1;
                 reporter.report(Event::NotAdopted {
                     step,
-                    error: &error,
+                    error: &error.to_string(),
                 });
             }
         }
@@ -126,33 +127,64 @@ fn matches(patterns: &[glob::Pattern], item: &Item) -> bool {
         .any(|p| p.matches(&item.key) || input.is_some_and(|i| p.matches(i)))
 }
 
+/// Why a mask on disk cannot be adopted; that image is skipped, the others are adopted.
+#[derive(Debug, thiserror::Error)]
+enum AdoptError {
+    #[error("there is no mask at {} to adopt", path.display())]
+    Missing { path: PathBuf },
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is larger than {MAX_MASK_BYTES} bytes: not a mask", path.display())]
+    TooLarge { path: PathBuf },
+    #[error("{} is not a PNG image", path.display())]
+    NotPng { path: PathBuf },
+    #[error("{} is not a readable PNG: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: image::ImageError,
+    },
+    #[error("the mask is {width}x{height}, but its input {input} is {input_width}x{input_height}")]
+    WrongSize {
+        input: String,
+        width: u32,
+        height: u32,
+        input_width: u32,
+        input_height: u32,
+    },
+}
+
 /// Reads the mask on disk and checks it is a PNG that fits its input; returns its record.
-fn read_mask(step: &Step) -> Result<OutputRecord, String> {
+fn read_mask(step: &Step) -> Result<OutputRecord, AdoptError> {
     let path = &step.output_path;
-    let shown = path.display();
-    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("there is no mask at {shown} to adopt"),
-        _ => format!("cannot read {shown}: {e}"),
+    let read = |source: std::io::Error| AdoptError::Read {
+        path: path.clone(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => AdoptError::Missing { path: path.clone() },
+        _ => read(source),
     })?;
     let mut bytes = Vec::new();
     file.take(MAX_MASK_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+        .map_err(read)?;
     if bytes.len() as u64 > MAX_MASK_BYTES {
-        return Err(format!(
-            "{shown} is larger than {MAX_MASK_BYTES} bytes: not a mask"
-        ));
+        return Err(AdoptError::TooLarge { path: path.clone() });
     }
     let reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
         .with_guessed_format()
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+        .map_err(read)?;
     if reader.format() != Some(image::ImageFormat::Png) {
-        return Err(format!("{shown} is not a PNG image"));
+        return Err(AdoptError::NotPng { path: path.clone() });
     }
     // Decoded in full: a truncated or corrupt file is refused now, not downstream.
-    let mask = reader
-        .decode()
-        .map_err(|e| format!("{shown} is not a readable PNG: {e}"))?;
+    let mask = reader.decode().map_err(|source| AdoptError::Unreadable {
+        path: path.clone(),
+        source,
+    })?;
     let (width, height) = (mask.width(), mask.height());
     if let Input::Local(input) = &step.input
         && let Some((w, h)) = image::ImageReader::open(input)
@@ -162,10 +194,13 @@ fn read_mask(step: &Step) -> Result<OutputRecord, String> {
         && (width, height) != (w, h)
         && (width, height) != (h, w)
     {
-        return Err(format!(
-            "the mask is {width}x{height}, but its input {} is {w}x{h}",
-            step.input_source
-        ));
+        return Err(AdoptError::WrongSize {
+            input: step.input_source.clone(),
+            width,
+            height,
+            input_width: w,
+            input_height: h,
+        });
     }
     Ok(OutputRecord {
         target: step.key.clone(),

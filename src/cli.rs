@@ -72,7 +72,7 @@ pub struct PlanArgs {
     pub detailed_exitcode: bool,
     /// Plan only shard K of N (e.g. 2/3): what `apply --shard K/N` would do.
     #[arg(long, value_name = "K/N")]
-    pub shard: Option<crate::apply::Shard>,
+    pub shard: Option<crate::shard::Shard>,
 }
 
 #[derive(Debug, Args)]
@@ -93,7 +93,7 @@ pub struct ApplyArgs {
     /// Run only shard K of N (e.g. 2/3): a deterministic share of the images, chosen by key.
     /// The lockfile then holds only that shard's entries; combine them with `lock merge`.
     #[arg(long, value_name = "K/N")]
-    pub shard: Option<crate::apply::Shard>,
+    pub shard: Option<crate::shard::Shard>,
     /// Refuse to run when more than N paid jobs (`photoshop` engine) would be submitted.
     #[arg(long, value_name = "N")]
     pub max_submits: Option<usize>,
@@ -236,16 +236,29 @@ pub struct EmulateArgs {
     pub max_connections: u16,
 }
 
+/// A command-line value that cannot be used; clap shows the message with the flag's name.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgError {
+    #[error("`{text}` is not a byte count of at least 1024")]
+    ByteCount { text: String },
+    #[error(
+        "`{text}` is not a path prefix; use segments of letters, digits, -, _ and ., e.g. /jobs/v7"
+    )]
+    StatusPrefix { text: String },
+}
+
 /// A request head must hold at least a request line and a few headers.
-fn parse_at_least_1k(text: &str) -> Result<usize, String> {
+fn parse_at_least_1k(text: &str) -> Result<usize, ArgError> {
     match text.parse::<usize>() {
         Ok(n) if n >= 1024 => Ok(n),
-        _ => Err(format!("`{text}` is not a byte count of at least 1024")),
+        _ => Err(ArgError::ByteCount {
+            text: text.to_owned(),
+        }),
     }
 }
 
 /// `--status-prefix`: path segments of letters, digits, `-`, `_` and `.`.
-fn status_prefix(text: &str) -> Result<String, String> {
+fn status_prefix(text: &str) -> Result<String, ArgError> {
     let segments: Vec<&str> = text.split('/').filter(|s| !s.is_empty()).collect();
     let valid = |s: &&str| {
         s.chars()
@@ -255,8 +268,8 @@ fn status_prefix(text: &str) -> Result<String, String> {
     if segments.iter().all(valid) {
         Ok(segments.iter().map(|s| format!("/{s}")).collect())
     } else {
-        Err(format!(
-            "`{text}` is not a path prefix; use segments of letters, digits, -, _ and ., e.g. /jobs/v7"
-        ))
+        Err(ArgError::StatusPrefix {
+            text: text.to_owned(),
+        })
     }
 }

@@ -11,7 +11,7 @@ use crate::lock::{self, LockStore};
 use crate::manifest::{self, Input, Loaded, ManifestError, Step};
 use crate::plan::{self, Desired, Observation, Plan};
 use crate::report::{self, Event, Reporter};
-use crate::{Error, adopt, apply, emulate, engine, exit, exit_code, fsutil, init};
+use crate::{Error, adopt, apply, emulate, engine, exit, exit_code, fsutil, init, shard};
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
@@ -91,7 +91,7 @@ fn plan(cli: &Cli, args: &PlanArgs, reporter: &mut dyn Reporter) -> Result<u8, E
                 .is_some_and(|step| step.engine == manifest::EngineKind::Photoshop)
         });
         plan.submit_share =
-            paid.then(|| apply::share::submit_share(&loaded.manifest.photoshop.limits, shard));
+            paid.then(|| shard::share::submit_share(&loaded.manifest.photoshop.limits, shard));
     }
     reporter.report(Event::Plan(&plan));
     // As Terraform: the plan is shown whole, and an input that cannot be read is an error;

@@ -9,13 +9,18 @@ pub mod emulate;
 pub mod engine;
 pub mod fsutil;
 mod init;
+pub mod isolate;
 pub mod lock;
 pub mod manifest;
+pub mod percent;
 pub mod plan;
+pub mod png;
 pub mod redact;
 pub mod remote;
 pub mod report;
+pub mod shard;
 pub mod storage;
+pub mod summary;
 pub mod thumbnail;
 
 use std::path::PathBuf;

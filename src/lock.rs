@@ -176,7 +176,7 @@ pub enum LockError {
         /// The lockfile (or journal) that holds the entry.
         path: PathBuf,
         key: String,
-        problem: String,
+        problem: rules::KeyProblem,
     },
     #[error("{}:{line}:{column}: journal record is not valid: {message}", path.display())]
     Journal {

@@ -147,7 +147,7 @@ pub struct Counts {
 pub struct Plan {
     pub items: Vec<Item>,
     /// With `--shard` and the `photoshop` engine: the submission quota the shard keeps to.
-    pub submit_share: Option<crate::apply::share::SubmitShare>,
+    pub submit_share: Option<crate::shard::share::SubmitShare>,
 }
 
 impl Plan {

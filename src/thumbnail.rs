@@ -41,21 +41,43 @@ pub fn fit(width: u32, height: u32, max: u32) -> (u32, u32) {
     (scale(width), scale(height))
 }
 
+/// Why a file has no preview; its card shows what it can without it.
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    #[error("cannot preview {}: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot preview {}: {source}", path.display())]
+    Decode {
+        path: std::path::PathBuf,
+        source: image::ImageError,
+    },
+    #[error("cannot preview {}: the {what} is too large to preview", path.display())]
+    TooLarge {
+        path: std::path::PathBuf,
+        what: &'static str,
+    },
+}
+
 /// An upright preview of the image at `path`, as viewers show it (EXIF orientation applied).
-pub fn photo(path: &Path) -> Result<RgbImage, String> {
-    let describe = |e: &dyn std::fmt::Display| format!("cannot preview {}: {e}", path.display());
-    let reader = ImageReader::open(path)
-        .map_err(|e| describe(&e))?
-        .with_guessed_format()
-        .map_err(|e| describe(&e))?;
-    let mut decoder = reader.into_decoder().map_err(|e| describe(&e))?;
+pub fn photo(path: &Path) -> Result<RgbImage, PreviewError> {
+    let mut decoder = open(path)?;
     if decoder.total_bytes() > MAX_DECODE_BYTES {
-        return Err(describe(&"the image is too large to preview"));
+        return Err(PreviewError::TooLarge {
+            path: path.to_owned(),
+            what: "image",
+        });
     }
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut decoded = image::DynamicImage::from_decoder(decoder).map_err(|e| describe(&e))?;
+    let mut decoded =
+        image::DynamicImage::from_decoder(decoder).map_err(|source| PreviewError::Decode {
+            path: path.to_owned(),
+            source,
+        })?;
     decoded.apply_orientation(orientation);
     let (width, height) = fit(decoded.width(), decoded.height(), MAX_SIDE);
     Ok(image::imageops::thumbnail(
@@ -66,18 +88,38 @@ pub fn photo(path: &Path) -> Result<RgbImage, String> {
 }
 
 /// A preview of the mask file at `path`, as a grey image.
-pub fn mask_file(path: &Path) -> Result<GrayImage, String> {
-    let describe = |e: &dyn std::fmt::Display| format!("cannot preview {}: {e}", path.display());
-    let reader = ImageReader::open(path)
-        .map_err(|e| describe(&e))?
-        .with_guessed_format()
-        .map_err(|e| describe(&e))?;
-    let decoder = reader.into_decoder().map_err(|e| describe(&e))?;
+pub fn mask_file(path: &Path) -> Result<GrayImage, PreviewError> {
+    let decoder = open(path)?;
     if decoder.total_bytes() > MAX_DECODE_BYTES {
-        return Err(describe(&"the mask is too large to preview"));
+        return Err(PreviewError::TooLarge {
+            path: path.to_owned(),
+            what: "mask",
+        });
     }
-    let decoded = image::DynamicImage::from_decoder(decoder).map_err(|e| describe(&e))?;
+    let decoded =
+        image::DynamicImage::from_decoder(decoder).map_err(|source| PreviewError::Decode {
+            path: path.to_owned(),
+            source,
+        })?;
     Ok(mask(&decoded.to_luma8()))
+}
+
+/// A decoder for the image at `path`, its format guessed from its bytes.
+fn open(path: &Path) -> Result<impl ImageDecoder, PreviewError> {
+    let read = |source| PreviewError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let decode = |source| PreviewError::Decode {
+        path: path.to_owned(),
+        source,
+    };
+    ImageReader::open(path)
+        .map_err(read)?
+        .with_guessed_format()
+        .map_err(read)?
+        .into_decoder()
+        .map_err(decode)
 }
 
 /// A preview of a mask already in memory.

@@ -7,35 +7,7 @@ use std::collections::HashSet;
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
-/// Why an orphan's mask was left on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kept {
-    /// Its bytes differ from what maskflow wrote: the user's work since.
-    Modified,
-    /// It was adopted as a manual mask (`maskflow adopt`).
-    Manual,
-    /// A symlink is on the way to it (or replaced it while it was checked).
-    Symlink,
-    /// An image of the manifest reads it as its input.
-    Input,
-    /// It is a folder or another kind of non-file.
-    NotAFile,
-}
-
-impl Kept {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Kept::Modified => "it was modified since maskflow wrote it",
-            Kept::Manual => "it was adopted as a manual mask",
-            Kept::Symlink => "it is reached through a symlink, which prune never follows",
-            Kept::Input => "an image of the manifest uses it as its input",
-            Kept::NotAFile => "it is not a regular file",
-        }
-    }
-}
+use crate::summary::Kept;
 
 pub enum Pruned {
     /// The file deleted.

@@ -4,28 +4,49 @@
 
 use std::time::Duration;
 
+/// A duration the command line cannot read; each message shows how to write one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("`{text}` has no unit; write e.g. `500ms`, `2s` or `1.5s`")]
+    NoUnit { text: String },
+    #[error("`{text}` does not start with a number")]
+    NoNumber { text: String },
+    #[error("unknown unit `{unit}` in `{text}`; use ms, s, m or h")]
+    UnknownUnit { text: String, unit: String },
+    #[error("`{text}`: {reason}")]
+    OutOfRange { text: String, reason: String },
+    #[error("`{text}` runs backwards; write the shorter latency first, e.g. `3s..12s`")]
+    Backwards { text: String },
+}
+
 /// Parses `<number><unit>` with unit `ms`, `s`, `m` or `h`; the number may have a fraction.
-pub fn parse(text: &str) -> Result<Duration, String> {
+pub fn parse(text: &str) -> Result<Duration, DurationError> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("`{text}` has no unit; write e.g. `500ms`, `2s` or `1.5s`"))?;
+        .ok_or_else(|| DurationError::NoUnit {
+            text: text.to_owned(),
+        })?;
     let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` does not start with a number"))?;
+    let value: f64 = number.parse().map_err(|_| DurationError::NoNumber {
+        text: text.to_owned(),
+    })?;
     let seconds = match unit {
         "ms" => value / 1000.0,
         "s" => value,
         "m" => value * 60.0,
         "h" => value * 3600.0,
         other => {
-            return Err(format!(
-                "unknown unit `{other}` in `{text}`; use ms, s, m or h"
-            ));
+            return Err(DurationError::UnknownUnit {
+                text: text.to_owned(),
+                unit: other.to_owned(),
+            });
         }
     };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+    Duration::try_from_secs_f64(seconds).map_err(|e| DurationError::OutOfRange {
+        text: text.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 /// A job latency: one duration, or a range each job draws its own from (uniformly).
@@ -55,15 +76,15 @@ impl Latency {
 }
 
 /// Parses `2s` or `3s..12s` (low end first).
-pub fn parse_latency(text: &str) -> Result<Latency, String> {
+pub fn parse_latency(text: &str) -> Result<Latency, DurationError> {
     match text.split_once("..") {
         None => parse(text).map(Latency::fixed),
         Some((low, high)) => {
             let (min, max) = (parse(low)?, parse(high)?);
             if min > max {
-                return Err(format!(
-                    "`{text}` runs backwards; write the shorter latency first, e.g. `3s..12s`"
-                ));
+                return Err(DurationError::Backwards {
+                    text: text.to_owned(),
+                });
             }
             Ok(Latency { min, max })
         }

@@ -510,7 +510,7 @@ impl Shared {
         // would wait forever.
         let masked =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.mask(&request)))
-                .map_err(|panic| internal(crate::apply::panic_message(panic.as_ref())))?;
+                .map_err(|panic| internal(crate::isolate::panic_message(panic.as_ref())))?;
         let mask = masked.map_err(|e| match e {
             EngineError::Decode { .. } => Failure::Undecodable {
                 href: href.to_owned(),
@@ -521,7 +521,7 @@ impl Shared {
             },
             other => internal(other.to_string()),
         })?;
-        let png = Arc::new(crate::apply::encode_png(&mask).map_err(internal)?);
+        let png = Arc::new(crate::png::encode_png(&mask).map_err(|e| internal(e.to_string()))?);
         let mut cache = self.cache.lock().expect("cache lock");
         if cache.len() >= CACHE_ENTRIES {
             cache.clear();

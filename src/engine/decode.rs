@@ -10,11 +10,7 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, Limits, RgbImage};
 
 use super::EngineError;
 
-/// The default cap on an input's pixel count: 100 megapixels, the largest camera sensors
-/// (medium format) and anything a phone saves by default. Decoding one costs at most about
-/// 11 bytes a pixel (see README "Image size limit"), so two images in flight fit a 7 GB
-/// runner with room for the model.
-pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
+pub use crate::manifest::DEFAULT_MAX_PIXELS;
 
 /// Bytes a decoder may hold per pixel at once: the output buffer of the widest colour type we
 /// accept (16-bit RGBA, 8 bytes) plus a progressive JPEG's coefficients (3 x i16 per pixel,
@@ -171,10 +167,10 @@ fn decode_png(path: &Path, bytes: &[u8], limits: DecodeLimits) -> Result<RgbImag
     limits.check(path, width, height)?;
     // The decoder stops at the last row it needs; a file cut after that, or with a chunk
     // whose checksum fails, is still damaged and may be missing more than we can see.
-    check_png_chunks(bytes).map_err(|reason| EngineError::Damaged {
+    check_png_chunks(bytes).map_err(|damage| EngineError::Damaged {
         path: path.to_owned(),
         format: "PNG",
-        reason,
+        reason: damage.to_string(),
     })?;
     image_limits
         .reserve(decoder.total_bytes())
@@ -266,39 +262,52 @@ fn png_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
     Some((word(16), word(20)))
 }
 
+/// What is wrong with a PNG's chunks.
+#[derive(Debug, thiserror::Error)]
+enum PngDamage {
+    #[error("no PNG signature")]
+    NoSignature,
+    #[error("the file ends after {length} bytes, before the IEND chunk: it is truncated")]
+    EndsBeforeIend { length: usize },
+    #[error("a chunk declares an impossible length")]
+    ImpossibleLength,
+    #[error("the file ends after {length} bytes, inside its {chunk} chunk: it is truncated")]
+    EndsInsideChunk { length: usize, chunk: String },
+    #[error("the checksum of its {chunk} chunk at byte {at} does not match: the file is damaged")]
+    Checksum { chunk: String, at: usize },
+}
+
 /// Walks the chunks of a PNG: each must be whole, with a matching CRC, up to `IEND`.
 /// Bytes after `IEND` are allowed, as every viewer ignores them.
-fn check_png_chunks(bytes: &[u8]) -> Result<(), String> {
+fn check_png_chunks(bytes: &[u8]) -> Result<(), PngDamage> {
     const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
     if !bytes.starts_with(SIGNATURE) {
-        return Err("no PNG signature".to_owned());
+        return Err(PngDamage::NoSignature);
     }
     let mut at = SIGNATURE.len();
     loop {
         let Some(header) = bytes.get(at..at + 8) else {
-            return Err(format!(
-                "the file ends after {} bytes, before the IEND chunk: it is truncated",
-                bytes.len()
-            ));
+            return Err(PngDamage::EndsBeforeIend {
+                length: bytes.len(),
+            });
         };
         let length = u32::from_be_bytes(header[..4].try_into().expect("4 bytes")) as usize;
         let kind = &header[4..8];
         let Some(end) = (at + 8).checked_add(length).and_then(|e| e.checked_add(4)) else {
-            return Err("a chunk declares an impossible length".to_owned());
+            return Err(PngDamage::ImpossibleLength);
         };
         let Some(chunk) = bytes.get(at + 4..end) else {
-            return Err(format!(
-                "the file ends after {} bytes, inside its {} chunk: it is truncated",
-                bytes.len(),
-                String::from_utf8_lossy(kind)
-            ));
+            return Err(PngDamage::EndsInsideChunk {
+                length: bytes.len(),
+                chunk: String::from_utf8_lossy(kind).into_owned(),
+            });
         };
         let (typed_data, crc) = chunk.split_at(chunk.len() - 4);
         if crc32fast::hash(typed_data).to_be_bytes() != crc {
-            return Err(format!(
-                "the checksum of its {} chunk at byte {at} does not match: the file is damaged",
-                String::from_utf8_lossy(kind)
-            ));
+            return Err(PngDamage::Checksum {
+                chunk: String::from_utf8_lossy(kind).into_owned(),
+                at,
+            });
         }
         if kind == b"IEND" {
             return Ok(());

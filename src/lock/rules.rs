@@ -7,46 +7,71 @@ use std::path::{Path, PathBuf};
 
 use super::LockEntry;
 
-/// Why an entry's key cannot be one maskflow wrote, phrased to follow "entry `key` ".
-pub fn check_entry(key: &str, entry: &LockEntry) -> Result<(), String> {
+/// Why an entry cannot be one maskflow wrote, phrased to follow "entry `key` ".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyProblem {
+    #[error("is empty")]
+    Empty,
+    #[error("contains a NUL byte")]
+    Nul,
+    #[error("is an absolute path; keys are relative to the manifest's folder")]
+    Absolute,
+    #[error("contains `\\`; keys are `/`-separated")]
+    Backslash,
+    #[error("leaves the manifest's folder through `..`")]
+    Parent,
+    #[error("is not normalized (an empty or `.` part)")]
+    NotNormalized,
+    #[error("does not end in .png, so it is no mask maskflow wrote")]
+    NotPng,
+    #[error("records the target `{}`, but a mask's target is always its key", target.escape_debug())]
+    TargetNotKey { target: String },
+    #[error(
+        "is reached through the symlink `{}`, which leads out of the manifest's folder",
+        link.to_string_lossy().escape_debug()
+    )]
+    SymlinkOut { link: PathBuf },
+}
+
+/// Whether an entry (its key and its target) can be one maskflow wrote.
+pub fn check_entry(key: &str, entry: &LockEntry) -> Result<(), KeyProblem> {
     check_key(key)?;
     if let Some(output) = &entry.output
         && output.target != key
     {
-        return Err(format!(
-            "records the target `{}`, but a mask's target is always its key",
-            output.target.escape_debug()
-        ));
+        return Err(KeyProblem::TargetNotKey {
+            target: output.target.clone(),
+        });
     }
     Ok(())
 }
 
 /// A key is the mask's path relative to the manifest's folder, exactly as maskflow
 /// normalizes it: relative, `/`-separated, no empty, `.` or `..` parts, ending in `.png`.
-pub fn check_key(key: &str) -> Result<(), String> {
+pub fn check_key(key: &str) -> Result<(), KeyProblem> {
     if key.is_empty() {
-        return Err("is empty".to_owned());
+        return Err(KeyProblem::Empty);
     }
     if key.contains('\0') {
-        return Err("contains a NUL byte".to_owned());
+        return Err(KeyProblem::Nul);
     }
     if key.starts_with('/') || Path::new(key).is_absolute() || has_drive_prefix(key) {
-        return Err("is an absolute path; keys are relative to the manifest's folder".to_owned());
+        return Err(KeyProblem::Absolute);
     }
     if key.contains('\\') {
-        return Err("contains `\\`; keys are `/`-separated".to_owned());
+        return Err(KeyProblem::Backslash);
     }
     for part in key.split('/') {
         match part {
-            ".." => return Err("leaves the manifest's folder through `..`".to_owned()),
+            ".." => return Err(KeyProblem::Parent),
             "." | "" => {
-                return Err("is not normalized (an empty or `.` part)".to_owned());
+                return Err(KeyProblem::NotNormalized);
             }
             _ => {}
         }
     }
     if !key.to_ascii_lowercase().ends_with(".png") {
-        return Err("does not end in .png, so it is no mask maskflow wrote".to_owned());
+        return Err(KeyProblem::NotPng);
     }
     Ok(())
 }
@@ -80,15 +105,12 @@ impl Root {
     /// The first symlink on the way to `key` that leads out of the manifest's folder (or
     /// nowhere). The manifest accepts outputs through symlinks that stay inside, so entries
     /// written through them are accepted here too; prune never follows any symlink.
-    pub fn check_reach(&self, key: &str) -> Result<(), String> {
+    pub fn check_reach(&self, key: &str) -> Result<(), KeyProblem> {
         let Some(root) = &self.canonical else {
             return Ok(());
         };
         match crate::fsutil::symlink_escape(&self.dir, root, key) {
-            Some(link) => Err(format!(
-                "is reached through the symlink `{}`, which leads out of the manifest's folder",
-                link.to_string_lossy().escape_debug()
-            )),
+            Some(link) => Err(KeyProblem::SymlinkOut { link }),
             None => Ok(()),
         }
     }
@@ -118,7 +140,7 @@ mod tests {
         ];
         for (key, why) in bad {
             let error = check_key(key).unwrap_err();
-            assert!(error.contains(why), "{key:?}: {error}");
+            assert!(error.to_string().contains(why), "{key:?}: {error}");
         }
     }
 
@@ -135,6 +157,7 @@ mod tests {
         assert!(
             check_entry("masks/a.png", &entry)
                 .unwrap_err()
+                .to_string()
                 .contains("target")
         );
         entry.output.as_mut().unwrap().target = "masks/a.png".into();
@@ -155,6 +178,7 @@ mod tests {
         assert!(
             root.check_reach("out/decoy.png")
                 .unwrap_err()
+                .to_string()
                 .contains("`out`")
         );
         assert!(root.check_reach("dangling/a.png").is_err());

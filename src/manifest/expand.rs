@@ -398,10 +398,10 @@ impl<'a> Expansion<'a> {
         }
         let found = match super::glob::find(&self.loaded.dir, &rendered) {
             Ok(found) => found,
-            Err(message) => {
+            Err(error) => {
                 self.problem_at(
                     pointer,
-                    &format!("invalid glob `{rendered}`: {message}"),
+                    &format!("invalid glob `{rendered}`: {}", error.msg),
                     None,
                 );
                 return None;

@@ -41,8 +41,8 @@ enum Part {
 
 /// Finds the files `pattern` matches under `base` (or from the root, when it is absolute).
 /// An invalid pattern is an error with the `glob` crate's message.
-pub fn find(base: &Path, pattern: &str) -> Result<Found, String> {
-    glob::Pattern::new(pattern).map_err(|e| e.msg.to_owned())?;
+pub fn find(base: &Path, pattern: &str) -> Result<Found, glob::PatternError> {
+    glob::Pattern::new(pattern)?;
     let path = Path::new(pattern);
     let mut start = (base.to_owned(), String::new());
     let mut parts = Vec::new();
@@ -60,7 +60,7 @@ pub fn find(base: &Path, pattern: &str) -> Result<Found, String> {
                 parts.push(if name == "**" {
                     Part::AnyDepth
                 } else if name.contains(['*', '?', '[']) {
-                    Part::Pattern(glob::Pattern::new(name).map_err(|e| e.msg.to_owned())?)
+                    Part::Pattern(glob::Pattern::new(name)?)
                 } else {
                     Part::Literal(name.to_owned())
                 });
@@ -94,14 +94,14 @@ fn walk(dir: &Path, shown: &str, parts: &[Part], ancestors: &mut Vec<PathBuf>, f
         Part::Pattern(pattern) => {
             for (name, path) in entries(dir) {
                 match name {
-                    Ok(name) if pattern.matches_with(&name, OPTIONS) => {
+                    Name::Utf8(name) if pattern.matches_with(&name, OPTIONS) => {
                         visit(&path, &join(shown, &name), rest, ancestors, found);
                     }
-                    Ok(_) => {}
-                    Err(lossy) if pattern.matches_with(&lossy, OPTIONS) => {
+                    Name::Utf8(_) => {}
+                    Name::Lossy(lossy) if pattern.matches_with(&lossy, OPTIONS) => {
                         skip_if_relevant(path, rest.is_empty(), found);
                     }
-                    Err(_) => {}
+                    Name::Lossy(_) => {}
                 }
             }
         }
@@ -117,14 +117,14 @@ fn walk(dir: &Path, shown: &str, parts: &[Part], ancestors: &mut Vec<PathBuf>, f
             ancestors.push(canonical);
             for (name, path) in entries(dir) {
                 match name {
-                    Ok(name) if !name.starts_with('.') && path.is_dir() => {
+                    Name::Utf8(name) if !name.starts_with('.') && path.is_dir() => {
                         walk(&path, &join(shown, &name), parts, ancestors, found);
                     }
-                    Ok(_) => {}
-                    Err(lossy) if !lossy.starts_with('.') => {
+                    Name::Utf8(_) => {}
+                    Name::Lossy(lossy) if !lossy.starts_with('.') => {
                         skip_if_relevant(path, false, found);
                     }
-                    Err(_) => {}
+                    Name::Lossy(_) => {}
                 }
             }
             ancestors.pop();
@@ -155,9 +155,16 @@ fn skip_if_relevant(path: PathBuf, last: bool, found: &mut Found) {
     }
 }
 
+/// A file name as read from a folder.
+enum Name {
+    Utf8(String),
+    /// Not UTF-8: shown lossily, never matched as an image.
+    Lossy(String),
+}
+
 /// The entries of `dir`, sorted, each with its name, or its lossy name when it is not
 /// UTF-8. An unreadable folder holds no matches, as with the `glob` crate.
-fn entries(dir: &Path) -> Vec<(Result<String, String>, PathBuf)> {
+fn entries(dir: &Path) -> Vec<(Name, PathBuf)> {
     let Ok(read) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -169,9 +176,10 @@ fn entries(dir: &Path) -> Vec<(Result<String, String>, PathBuf)> {
     names
         .into_iter()
         .map(|(name, path)| {
-            let name = name
-                .into_string()
-                .map_err(|raw| raw.to_string_lossy().into_owned());
+            let name = match name.into_string() {
+                Ok(name) => Name::Utf8(name),
+                Err(raw) => Name::Lossy(raw.to_string_lossy().into_owned()),
+            };
             (name, path)
         })
         .collect()

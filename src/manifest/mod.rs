@@ -20,9 +20,9 @@ use expand::expand;
 pub use expand::{Input, Step};
 pub use glob::SkippedName;
 pub use model::{
-    CredentialVars, DEFAULT_OUTPUT, Defaults, EngineKind, ImageEntry, ImageLimits, Limits,
-    Manifest, MaskMode, Optimize, PhotoshopApi, PhotoshopSettings, RetouchPolicy, ShardShare,
-    StorageKind, VarValue, schema_json,
+    CredentialVars, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT, Defaults, EngineKind, ImageEntry,
+    ImageLimits, Limits, Manifest, MaskMode, Optimize, PhotoshopApi, PhotoshopSettings,
+    RetouchPolicy, ShardShare, StorageKind, VarValue, schema_json,
 };
 use serde_saphyr::Spanned;
 use yaml::Node;

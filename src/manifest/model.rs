@@ -59,8 +59,14 @@ impl Default for ImageLimits {
     }
 }
 
+/// The default cap on an input's pixel count: 100 megapixels, the largest camera sensors
+/// (medium format) and anything a phone saves by default. Decoding one costs at most about
+/// 11 bytes a pixel (see README "Image size limit"), so two images in flight fit a 7 GB
+/// runner with room for the model.
+pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
+
 fn default_max_pixels() -> u64 {
-    crate::engine::DEFAULT_MAX_PIXELS
+    DEFAULT_MAX_PIXELS
 }
 
 /// A template variable: a string, number or boolean.

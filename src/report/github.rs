@@ -282,7 +282,7 @@ impl Reporter for Github {
 }
 
 fn step_summary(
-    summary: &crate::apply::Summary,
+    summary: &crate::summary::Summary,
     rows: &mut [(String, &'static str, String)],
 ) -> String {
     let mut held = String::new();
@@ -428,7 +428,7 @@ mod tests {
 
     #[test]
     fn summary_puts_failures_first_and_stays_bounded() {
-        let summary = crate::apply::Summary {
+        let summary = crate::summary::Summary {
             created: 2,
             failed: 1,
             ..Default::default()

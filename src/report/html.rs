@@ -106,15 +106,20 @@ struct Previews {
 impl Previews {
     fn of(card: &Card) -> Self {
         let mut problems = Vec::new();
-        let photo = card
-            .input_path
-            .as_ref()
-            .and_then(|p| thumbnail::photo(p).map_err(|e| problems.push(e)).ok());
+        let photo = card.input_path.as_ref().and_then(|p| {
+            thumbnail::photo(p)
+                .map_err(|e| problems.push(e.to_string()))
+                .ok()
+        });
         let mask = card
             .mask_path
             .as_ref()
             .filter(|p| p.is_file())
-            .and_then(|p| thumbnail::mask_file(p).map_err(|e| problems.push(e)).ok());
+            .and_then(|p| {
+                thumbnail::mask_file(p)
+                    .map_err(|e| problems.push(e.to_string()))
+                    .ok()
+            });
         let cutout = match (&photo, &mask) {
             (Some(photo), Some(mask)) => {
                 Some(thumbnail::jpeg_data_uri(&thumbnail::cutout(photo, mask)))

@@ -120,7 +120,7 @@ impl Reporter for Json {
                 "pruned": deleted.is_some(),
                 "deleted": deleted.map(|path| path.to_string_lossy()),
                 "kept": kept,
-                "kept_modified": kept == Some(crate::apply::Kept::Modified),
+                "kept_modified": kept == Some(crate::summary::Kept::Modified),
             }),
             Event::Kept {
                 step,

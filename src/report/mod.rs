@@ -10,11 +10,11 @@ mod json;
 
 use std::path::Path;
 
-use crate::apply::Summary;
-use crate::apply::share::SubmitShare;
 use crate::lock::OutputRecord;
 use crate::manifest::{ManifestError, Pos, RetouchPolicy, SkippedName, Source, Step};
 use crate::plan::{Action, Plan, Reason};
+use crate::shard::share::SubmitShare;
+use crate::summary::Summary;
 
 pub use github::Github;
 pub use human::Human;
@@ -94,7 +94,7 @@ pub enum Event<'a> {
         /// The file `--prune` deleted.
         deleted: Option<&'a Path>,
         /// Why `--prune` left the file there.
-        kept: Option<crate::apply::Kept>,
+        kept: Option<crate::summary::Kept>,
     },
     /// A mask modified outside maskflow, left in place; with `retouched: fail` it fails the run.
     Kept {

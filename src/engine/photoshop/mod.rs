@@ -5,6 +5,7 @@
 
 mod auth;
 mod flight;
+pub mod lifecycle;
 mod limiter;
 mod retry;
 mod schedule;
@@ -477,7 +478,7 @@ impl Photoshop {
         let link = url::Url::parse(href).ok()?;
         let endpoint = url::Url::parse(&self.endpoint).ok()?;
         let last = link.path_segments()?.next_back()?;
-        let names_job = crate::emulate::http::percent_decode(last).as_deref() == Some(job);
+        let names_job = crate::percent::percent_decode(last).as_deref() == Some(job);
         let safe = link.origin() == endpoint.origin()
             && link.username().is_empty()
             && link.password().is_none()

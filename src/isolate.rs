@@ -6,12 +6,21 @@
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+/// A panic caught while one image was worked on.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Crash {
+    pub message: String,
+}
+
 /// Runs `work`; a panic becomes an `Err` with its message.
 ///
 /// Unwind safety: what `work` shares with other workers is behind mutexes (poisoned, and so
 /// refused, if the panic hit while one was held) or read-only.
-pub fn run_isolated<T>(work: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(work)).map_err(|panic| panic_message(panic.as_ref()))
+pub fn run_isolated<T>(work: impl FnOnce() -> T) -> Result<T, Crash> {
+    catch_unwind(AssertUnwindSafe(work)).map_err(|panic| Crash {
+        message: panic_message(panic.as_ref()),
+    })
 }
 
 /// What a panic said, as the failure stored for its image.
@@ -30,10 +39,10 @@ mod tests {
 
     #[test]
     fn a_panic_becomes_an_error_with_its_message() {
-        assert_eq!(run_isolated(|| 7), Ok(7));
+        assert_eq!(run_isolated(|| 7).ok(), Some(7));
         let error = run_isolated(|| -> u8 { panic!("index {} out of range", 9) }).unwrap_err();
-        assert!(error.contains("index 9 out of range"), "{error}");
+        assert!(error.message.contains("index 9 out of range"), "{error}");
         let error = run_isolated(|| -> u8 { std::panic::panic_any(3u8) }).unwrap_err();
-        assert!(error.contains("no message"), "{error}");
+        assert!(error.message.contains("no message"), "{error}");
     }
 }

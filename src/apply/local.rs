@@ -1,0 +1,79 @@
+//! One local job: read the input, run the engine in-process, write the mask.
+
+use image::GrayImage;
+
+use crate::engine::{DecodeLimits, Engine, MaskRequest};
+use crate::lock::{InputRecord, OutputRecord};
+use crate::manifest::{Input, Step};
+use crate::{fsutil, remote};
+
+use super::error::StepError;
+use super::{Done, folders};
+
+/// Masks one image in-process: read and hash the exact bytes masked, run the engine.
+pub(super) fn run_local(
+    step: &Step,
+    engine: &dyn Engine,
+    limits: DecodeLimits,
+    folders: &folders::OutputFolders,
+) -> Result<Done, StepError> {
+    let (bytes, label) = match &step.input {
+        Input::Local(path) => (
+            std::fs::read(path).map_err(|source| StepError::ReadInput {
+                path: path.clone(),
+                source,
+            })?,
+            path.clone(),
+        ),
+        Input::Remote(url) => {
+            let agent = remote::agent(remote::TRANSFER_TIMEOUT);
+            let (file, _, _) = remote::download(&agent, url, remote::MAX_DOWNLOAD_BYTES)?;
+            let bytes = std::fs::read(file.path()).map_err(|source| StepError::ReadDownload {
+                url: url.redacted().into(),
+                source,
+            })?;
+            (bytes, url.redacted().into())
+        }
+    };
+    let input = InputRecord {
+        source: step.input_source.clone(),
+        size: bytes.len() as u64,
+        digest: fsutil::digest_bytes(&bytes),
+    };
+    let mask = engine.mask(&MaskRequest {
+        input: &label,
+        bytes: &bytes,
+        mask: step.mask,
+        limits,
+    })?;
+    // The input's bytes are not needed any more; free them before encoding.
+    drop(bytes);
+    write_mask(step, &mask, input, folders)
+}
+
+/// Writes the mask through its folder's handle. The error names the mask by its key: the
+/// lockfile stores it, so it must not hold a temporary file's random name.
+pub(super) fn write_mask(
+    step: &Step,
+    mask: &GrayImage,
+    input: InputRecord,
+    folders: &folders::OutputFolders,
+) -> Result<Done, StepError> {
+    let png = crate::png::encode_png(mask)?;
+    folders
+        .write(&step.output_path, &png)
+        .map_err(|source| StepError::WriteMask {
+            key: step.key.clone(),
+            source,
+        })?;
+    Ok(Done {
+        input,
+        output: OutputRecord {
+            target: step.key.clone(),
+            size: png.len() as u64,
+            digest: fsutil::digest_bytes(&png),
+            width: mask.width(),
+            height: mask.height(),
+        },
+    })
+}

@@ -1,0 +1,229 @@
+//! Writing what the run learns to the lockfile (and telling the reporter), one item at a time.
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use crate::Error;
+use crate::engine::photoshop::JobHandle;
+use crate::lock::{JobRecord, JobState, LockEntry, LockStore, Origin};
+use crate::manifest::{RetouchPolicy, Step};
+use crate::plan::Action;
+use crate::report::{Event, Reporter};
+use crate::summary::Kept;
+
+use super::{Message, Outcome, Replaced, Summary, Work, now, prune};
+
+/// Tells the user about a mask this run leaves in place, and counts it.
+pub(super) fn report_held(
+    step: &Step,
+    action: &Action,
+    summary: &mut Summary,
+    reporter: &mut dyn Reporter,
+) {
+    match action {
+        Action::Kept { reasons, policy } => {
+            if *policy == RetouchPolicy::Fail {
+                summary.failed += 1;
+            } else {
+                summary.kept += 1;
+            }
+            reporter.report(Event::Kept {
+                step,
+                reasons,
+                policy: *policy,
+            });
+        }
+        Action::Conflict { reasons } => {
+            summary.conflicts += 1;
+            reporter.report(Event::Conflict { step, reasons });
+        }
+        _ => {}
+    }
+}
+
+/// Drops an orphaned entry; with `--prune` (`inputs` given), deletes its mask if that is
+/// safe (see `prune`).
+pub(super) fn remove_orphan(
+    key: &str,
+    store: &mut LockStore,
+    manifest_dir: &Path,
+    inputs: Option<&prune::Inputs>,
+    summary: &mut Summary,
+    reporter: &mut dyn Reporter,
+) -> Result<(), Error> {
+    let Some(entry) = store.lock.images.remove(key) else {
+        return Ok(());
+    };
+    summary.removed += 1;
+    let mut deleted = None;
+    let mut kept = None;
+    if let (Some(_), Some(_), Origin::Manual) = (inputs, &entry.output, entry.origin) {
+        // An adopted mask is a person's decision, whatever its digest says.
+        kept = Some(Kept::Manual);
+    } else if let (Some(inputs), Some(output)) = (inputs, &entry.output) {
+        let pruned = prune::prune(manifest_dir, &output.target, &output.digest, inputs).map_err(
+            |source| Error::Io {
+                path: manifest_dir.join(&output.target),
+                source,
+            },
+        )?;
+        match pruned {
+            prune::Pruned::Deleted(path) => {
+                summary.pruned += 1;
+                deleted = Some(path);
+            }
+            prune::Pruned::Kept(why) => kept = Some(why),
+            prune::Pruned::Missing => {}
+        }
+    }
+    reporter.report(Event::Removed {
+        key,
+        deleted: deleted.as_deref(),
+        kept,
+    });
+    Ok(())
+}
+
+/// Has the main thread write the job to the lockfile, and waits until it has: waiting on a
+/// job that is not in the lockfile would pay twice after a crash.
+pub(super) fn record_submission(
+    work: &Work,
+    job: &JobHandle,
+    sender: &mpsc::Sender<Message>,
+) -> bool {
+    let (recorded, wait_recorded) = mpsc::channel();
+    let entry = LockEntry {
+        input: work.observed.clone(),
+        settings: work.desired.settings.clone(),
+        engine: work.desired.engine.clone(),
+        fingerprint: work.desired.fingerprint.clone(),
+        output: None,
+        job: JobRecord {
+            id: job.id.clone(),
+            state: JobState::Submitted,
+            href: job.href.clone(),
+            submitted_at: now(),
+            finished_at: None,
+            error: None,
+        },
+        origin: Origin::Generated,
+    };
+    let _ = sender.send(Message::Submitted {
+        key: work.step.key.clone(),
+        entry: Box::new(entry),
+        recorded,
+    });
+    wait_recorded.recv().is_ok()
+}
+
+pub(super) fn record(
+    work: Work,
+    (outcome, replaced): (Outcome, Option<Replaced>),
+    job: Option<String>,
+    submitted_at: String,
+    store: &mut LockStore,
+    summary: &mut Summary,
+    reporter: &mut dyn Reporter,
+) -> Result<(), Error> {
+    summary.engine_runs += 1;
+    let Work {
+        step,
+        action,
+        desired,
+        observed,
+        resume,
+    } = work;
+    if resume.is_some() {
+        summary.resumed += 1;
+    }
+    let finished_at = Some(now());
+    let job_id =
+        job.unwrap_or_else(|| format!("local-{}", &desired.fingerprint["blake3:".len()..][..16]));
+    let submitted_at = store
+        .lock
+        .images
+        .get(&step.key)
+        .filter(|e| e.job.id == job_id && e.job.state == JobState::Submitted)
+        .map_or(submitted_at, |e| e.job.submitted_at.clone());
+    match outcome {
+        Outcome::Masked(done) => {
+            // The fingerprint covers the bytes actually masked, which may differ from those
+            // planned if the file changed meanwhile; the next plan then sees the change.
+            let fingerprint =
+                crate::lock::fingerprint(&done.input.digest, &desired.settings, &desired.engine);
+            store.record(
+                &step.key,
+                LockEntry {
+                    input: done.input,
+                    settings: desired.settings,
+                    engine: desired.engine,
+                    fingerprint,
+                    output: Some(done.output.clone()),
+                    job: JobRecord {
+                        id: job_id,
+                        state: JobState::Succeeded,
+                        href: None,
+                        submitted_at,
+                        finished_at,
+                        error: None,
+                    },
+                    origin: Origin::Generated,
+                },
+            )?;
+            match action {
+                Action::Create => summary.created += 1,
+                _ => summary.updated += 1,
+            }
+            if let Some(replaced) = &replaced {
+                reporter.report(Event::Replaced {
+                    key: &step.key,
+                    previous: &replaced.previous,
+                    changed: replaced.changed,
+                });
+            }
+            reporter.report(Event::Finished {
+                step: &step,
+                action: &action,
+                output: &done.output,
+            });
+        }
+        Outcome::Failed(error) if error.is_unfinished() => {
+            // The lockfile already says "submitted"; leaving it so is what lets the next run resume.
+            let error = crate::redact::redact_text(&error.describe());
+            summary.failed += 1;
+            summary.in_flight += 1;
+            reporter.report(Event::Failed {
+                step: &step,
+                error: &error,
+            });
+        }
+        Outcome::Failed(error) => {
+            let error = crate::redact::redact_text(&error.describe());
+            store.record(
+                &step.key,
+                LockEntry {
+                    input: observed,
+                    settings: desired.settings,
+                    engine: desired.engine,
+                    fingerprint: desired.fingerprint,
+                    output: None,
+                    job: JobRecord {
+                        id: job_id,
+                        state: JobState::Failed,
+                        href: None,
+                        submitted_at,
+                        finished_at,
+                        error: Some(error.clone()),
+                    },
+                    origin: Origin::Generated,
+                },
+            )?;
+            summary.failed += 1;
+            reporter.report(Event::Failed {
+                step: &step,
+                error: &error,
+            });
+        }
+    }
+    Ok(())
+}
