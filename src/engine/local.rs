@@ -27,6 +27,11 @@ pub fn identity() -> BTreeMap<String, String> {
         ("name".to_owned(), "local".to_owned()),
         ("model".to_owned(), format!("u2netp sha256:{MODEL_SHA256}")),
         ("recipe".to_owned(), RECIPE.to_owned()),
+        // Runtimes round differently, so masks differ by a grey level here and there.
+        (
+            "runtime".to_owned(),
+            runtime::selected().as_str().to_owned(),
+        ),
     ])
 }
 
@@ -35,7 +40,7 @@ impl LocalEngine {
     pub fn shared() -> Result<&'static LocalEngine, EngineError> {
         static SHARED: OnceLock<Result<LocalEngine, EngineError>> = OnceLock::new();
         SHARED
-            .get_or_init(|| Self::load(RuntimeKind::default()))
+            .get_or_init(|| Self::load(runtime::selected()))
             .as_ref()
             .map_err(repeat_load_error)
     }

@@ -7,11 +7,13 @@
 //! The default runtime is `rten` (pure Rust, compiled in). `onnxruntime` is opt-in: built
 //! with the cargo feature `onnxruntime`, it loads `libonnxruntime.so` at run time.
 
+#[cfg(feature = "onnxruntime")]
+mod onnxruntime;
 mod rten;
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 /// The runtimes maskflow knows, whether or not this build includes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -37,7 +39,7 @@ impl RuntimeKind {
     pub fn compiled_in(self) -> bool {
         match self {
             RuntimeKind::Rten => true,
-            RuntimeKind::Onnxruntime => false,
+            RuntimeKind::Onnxruntime => cfg!(feature = "onnxruntime"),
         }
     }
 }
@@ -85,13 +87,18 @@ pub enum RuntimeError {
     OutputType { index: usize },
     #[error("this maskflow was built without the {runtime} runtime")]
     NotCompiledIn { runtime: RuntimeKind },
+    #[error("cannot load the onnxruntime library {path}: {message}")]
+    Library { path: String, message: String },
 }
 
 impl RuntimeError {
     pub fn hint(&self) -> Option<String> {
         match self {
             RuntimeError::NotCompiledIn { .. } => Some(
-                "rebuild with `cargo build --release --features onnxruntime`, or use the default runtime (`--runtime rten`)".to_owned(),
+                "rebuild with `cargo install --locked --path . --features onnxruntime`, or use the default runtime (`--runtime rten`)".to_owned(),
+            ),
+            RuntimeError::Library { .. } => Some(
+                "install onnxruntime 1.17 or newer (tested: `pip install onnxruntime==1.25.1`) and set ORT_DYLIB_PATH to its library, e.g. .../site-packages/onnxruntime/capi/libonnxruntime.so.1.25.1; or use the default runtime (`--runtime rten`)".to_owned(),
             ),
             _ => None,
         }
@@ -142,8 +149,29 @@ pub fn load(
 ) -> Result<Box<dyn Session>, RuntimeError> {
     match runtime {
         RuntimeKind::Rten => Ok(Box::new(rten::RtenSession::load(model.into())?)),
+        #[cfg(feature = "onnxruntime")]
+        RuntimeKind::Onnxruntime => Ok(Box::new(onnxruntime::OnnxruntimeSession::load(
+            model.into(),
+        )?)),
+        #[cfg(not(feature = "onnxruntime"))]
         RuntimeKind::Onnxruntime => Err(RuntimeError::NotCompiledIn { runtime }),
     }
+}
+
+/// The runtime this process uses (`--runtime` / MASKFLOW_RUNTIME), set once at start-up.
+static SELECTED: AtomicU8 = AtomicU8::new(0);
+
+/// Chooses the runtime for models loaded afterwards (and for engine identities).
+pub fn select(runtime: RuntimeKind) {
+    let index = RuntimeKind::ALL.iter().position(|k| *k == runtime);
+    SELECTED.store(index.unwrap_or(0) as u8, Ordering::Relaxed);
+}
+
+pub fn selected() -> RuntimeKind {
+    RuntimeKind::ALL
+        .get(usize::from(SELECTED.load(Ordering::Relaxed)))
+        .copied()
+        .unwrap_or_default()
 }
 
 /// Threads one inference may use. `--jobs` images run at once, each with this many, so

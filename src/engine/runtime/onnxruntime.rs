@@ -12,10 +12,6 @@ use ort::value::TensorRef;
 
 use super::{Input, RuntimeError, RuntimeKind, Session, Tensor, threads_per_job};
 
-/// The onnxruntime release this build was tested with (bench/requirements.txt pins the
-/// same wheel); `ort` itself accepts any library from 1.{ort::MINOR_VERSION} on.
-pub const TESTED_VERSION: &str = "1.25.1";
-
 /// The library: `ORT_DYLIB_PATH`, else `libonnxruntime.so` on the loader's search path.
 fn library_path() -> PathBuf {
     match std::env::var_os("ORT_DYLIB_PATH") {
@@ -133,13 +129,10 @@ impl Session for OnnxruntimeSession {
                 count: self.output_names.len(),
             })?;
         let shape: Vec<i64> = input.shape.iter().map(|&d| d as i64).collect();
-        let tensor =
-            TensorRef::from_array_view((shape, input.data)).map_err(run_error)?;
+        let tensor = TensorRef::from_array_view((shape, input.data)).map_err(run_error)?;
         let (threads, mut session) = self.take()?;
         let result = (|| {
-            let outputs = session
-                .run(ort::inputs![tensor])
-                .map_err(run_error)?;
+            let outputs = session.run(ort::inputs![tensor]).map_err(run_error)?;
             let (shape, data) = outputs[name.as_str()]
                 .try_extract_tensor::<f32>()
                 .map_err(|_| RuntimeError::OutputType { index: output })?;
