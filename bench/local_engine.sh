@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local-engine benchmark: maskflow (tract) against the reference (rembg's u2netp session
+# Local-engine benchmark: maskflow (rten) against the reference (rembg's u2netp session
 # on Python onnxruntime), same images, same run count, same thread count.
 #
 #   bench/local_engine.sh [--runs N] [--warmup W] [--threads T] [IMAGE...]
@@ -15,7 +15,7 @@
 # computation with the model already loaded.
 #
 # Note: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE may be set on this machine. They are left
-# alone: onnxruntime uses its own MLAS kernels and tract its own, not OpenBLAS, and the
+# alone: onnxruntime uses its own MLAS kernels and rten its own, not OpenBLAS, and the
 # reference's numpy steps are element-wise.
 set -euo pipefail
 
@@ -78,8 +78,8 @@ echo "==> reference (onnxruntime): runs=$RUNS warmup=$WARMUP threads=$THREADS" >
 "$PY" bench/reference_bench.py --runs "$RUNS" --warmup "$WARMUP" --threads "$THREADS" \
     "${ABS_IMAGES[@]}" | tee "$TMP/reference.jsonl"
 
-# --- maskflow: tract ------------------------------------------------------------------
-echo "==> maskflow (tract): cargo bench --bench local_engine" >&2
+# --- maskflow: rten -------------------------------------------------------------------
+echo "==> maskflow (rten): cargo bench --bench local_engine" >&2
 cargo bench --bench local_engine -- --runs "$RUNS" --threads "$THREADS" \
     "${ABS_IMAGES[@]}" | tee "$TMP/maskflow.jsonl"
 

@@ -25,6 +25,10 @@ pub struct Cli {
     /// or JSON on stdout.
     #[arg(long, global = true, value_enum, default_value_t = Format::Human, env = "MASKFLOW_FORMAT")]
     pub format: Format,
+    /// The `local` engine's model runtime: rten (built in), or onnxruntime (a build with
+    /// `--features onnxruntime`, and libonnxruntime from ORT_DYLIB_PATH or the library path).
+    #[arg(long, global = true, default_value = "rten", env = "MASKFLOW_RUNTIME")]
+    pub runtime: crate::engine::runtime::RuntimeKind,
     #[command(subcommand)]
     pub command: Command,
 }

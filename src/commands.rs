@@ -16,6 +16,7 @@ use crate::{Error, adopt, apply, emulate, engine, exit, exit_code, fsutil, init,
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     let mut reporter = report::reporter(cli.format, &cli.manifest);
+    engine::runtime::select(cli.runtime);
     let result = match &cli.command {
         Command::Init(args) => init::init(&args.dir, args.force, reporter.as_mut()),
         Command::Validate => validate(&cli, reporter.as_mut()),

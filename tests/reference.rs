@@ -1,7 +1,22 @@
 //! The local engine against the reference recipe (Python + onnxruntime + Pillow), whose masks
-//! `scripts/reference_masks.py` wrote to tests/data/reference/.
+//! `scripts/reference_masks.py` wrote to tests/data/reference/. Every runtime this build
+//! offers is checked (`--features onnxruntime` adds onnxruntime, which then must load).
 
 use maskflow::engine::local::LocalEngine;
+use maskflow::engine::runtime::RuntimeKind;
+
+/// One engine per runtime compiled in.
+fn engines() -> Vec<(RuntimeKind, LocalEngine)> {
+    RuntimeKind::ALL
+        .into_iter()
+        .filter(|kind| kind.compiled_in())
+        .map(|kind| {
+            let engine = LocalEngine::load(kind)
+                .unwrap_or_else(|e| panic!("the embedded model loads with {kind}: {e}"));
+            (kind, engine)
+        })
+        .collect()
+}
 
 fn mean_abs_diff(a: &[u8], b: &[u8]) -> (f64, u8) {
     assert_eq!(a.len(), b.len());
@@ -19,9 +34,8 @@ fn mean_abs_diff(a: &[u8], b: &[u8]) -> (f64, u8) {
     (total as f64 / a.len() as f64, max)
 }
 
-fn compare(name: &str) -> (f64, u8) {
+fn compare(engine: &LocalEngine, name: &str) -> (f64, u8) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let engine = LocalEngine::shared().expect("the embedded model loads");
     // As in the reference: no EXIF orientation, alpha dropped, grey replicated.
     let rgb = image::open(root.join("examples/photos").join(name))
         .unwrap()
@@ -40,6 +54,7 @@ fn compare(name: &str) -> (f64, u8) {
 
 #[test]
 fn png_masks_match_the_reference_recipe() {
+    let engines = engines();
     for name in [
         "astronaut.png",
         "camera.png",
@@ -47,12 +62,14 @@ fn png_masks_match_the_reference_recipe() {
         "coffee.png",
         "horse.png",
     ] {
-        let (mean, max) = compare(name);
-        eprintln!("{name}: mean abs diff {mean:.4}, max {max}");
-        assert!(
-            mean <= 0.05,
-            "{name}: mean abs diff {mean} > 0.05 grey levels"
-        );
+        for (runtime, engine) in &engines {
+            let (mean, max) = compare(engine, name);
+            eprintln!("{runtime} {name}: mean abs diff {mean:.4}, max {max}");
+            assert!(
+                mean <= 0.05,
+                "{runtime} {name}: mean abs diff {mean} > 0.05 grey levels"
+            );
+        }
     }
 }
 
@@ -60,7 +77,9 @@ fn png_masks_match_the_reference_recipe() {
 fn jpeg_masks_differ_only_by_the_decoder() {
     // JPEG decoders differ by a level or two per pixel, which the recipe's divide-by-max
     // amplifies; the bound is loose on purpose but still catches a wrong recipe.
-    let (mean, max) = compare("rocket.jpg");
-    eprintln!("rocket.jpg: mean abs diff {mean:.4}, max {max}");
-    assert!(mean <= 1.0, "rocket.jpg: mean abs diff {mean}");
+    for (runtime, engine) in &engines() {
+        let (mean, max) = compare(engine, "rocket.jpg");
+        eprintln!("{runtime} rocket.jpg: mean abs diff {mean:.4}, max {max}");
+        assert!(mean <= 1.0, "{runtime} rocket.jpg: mean abs diff {mean}");
+    }
 }
