@@ -108,6 +108,9 @@ PY
 }
 
 echo "images: $images   job latency: $latency   limit: $submits submissions / ${window} s"
+# Other work on the machine slows the emulator's own masking: show how busy it was.
+load() { echo "load average ($1): $(cut -d' ' -f1-3 /proc/loadavg)"; }
+load "before"
 
 # 1. maskflow
 start_emulator "$work/emu1.out"
@@ -130,6 +133,7 @@ PHOTOSHOP_CLIENT_ID="$(field "$line" client_id)" PHOTOSHOP_CLIENT_SECRET="$(fiel
   "$bin" apply --manifest "$work/project/maskflow.yaml" --format json > "$work/apply.ndjson"
 end=$(date +%s.%N)
 report "maskflow apply" "$(echo "$end - $start" | bc)" "$(stats "$base")" "$images"
+load "after maskflow"
 
 # 2. the official SDK, one job at a time
 if [ "$run_sdk" = 1 ]; then
@@ -145,4 +149,5 @@ if [ "$run_sdk" = 1 ]; then
     node "$repo/tests/node/sdk_batch.mjs" > "$work/sdk.json"
   end=$(date +%s.%N)
   report "SDK createMask+pollUntilDone" "$(echo "$end - $start" | bc)" "$(stats "$base")" "$sdk_images"
+  load "after the SDK"
 fi

@@ -210,16 +210,17 @@ impl Photoshop {
         let mut attempt = 0;
         loop {
             let reply = match self.call(|agent, token| {
-                // Counted only once a token is at hand, right before sending: minting one can
-                // take a while, and a slot counted long before its request reaches the
-                // service lets the next one arrive less than a window after it.
-                self.limiter.acquire();
-                agent
+                // Counted only once a token is at hand, right before sending (minting one can
+                // take a while), and again from its answer: the service counted it in between.
+                let slot = self.limiter.acquire();
+                let sent = agent
                     .post(&url)
                     .header("Authorization", format!("Bearer {token}"))
                     .header("x-api-key", self.auth.client_id())
                     .header("Content-Type", "application/json")
-                    .send_json(&body)
+                    .send_json(&body);
+                self.limiter.settle(slot);
+                sent
             }) {
                 Ok(reply) => reply,
                 Err(CallError::NotSent(_)) if Instant::now() < give_up_at => {
@@ -352,14 +353,16 @@ impl Photoshop {
     /// One status request, through the status limiter; for a succeeded job, also how long the
     /// service says it took.
     fn status_at(&self, url: &str) -> Result<(JobStatus, Option<Duration>), StatusError> {
-        self.status_limiter.acquire();
         let reply = self
             .call(|agent, token| {
-                agent
+                let slot = self.status_limiter.acquire();
+                let sent = agent
                     .get(url)
                     .header("Authorization", format!("Bearer {token}"))
                     .header("x-api-key", self.auth.client_id())
-                    .call()
+                    .call();
+                self.status_limiter.settle(slot);
+                sent
             })
             .map_err(|e| match e {
                 CallError::Auth(m) => StatusError::Fatal(m),

@@ -5,7 +5,10 @@
 //! all of them had, and past that a short backoff: one request per job when latencies are
 //! steady, few when they spread. Until a job has finished (in this run, or in an earlier one
 //! the lockfile remembers), only the oldest unfinished job probes, on the configured backoff;
-//! the others wait for what it learns instead of each paying for the same probes.
+//! the others wait for what it learns instead of each paying for the same probes. Likewise
+//! once jobs outlast every recent latency (the service slowed down, or the first latencies
+//! learned were the short ones): the oldest job steps on in short steps, the others ask only
+//! every `ceiling` until a job finishes and says how long jobs take now.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Condvar, Mutex};
@@ -13,8 +16,10 @@ use std::time::{Duration, Instant};
 
 use crate::lock::{JobState, Lockfile};
 
-/// Latencies remembered: the recent ones describe the service as it is now.
-const SAMPLES: usize = 64;
+/// Latencies planned with: the recent ones describe the service as it is now. Few enough
+/// that a change (a service warming up, a queue building) is followed within a few windows
+/// of submissions; enough that the quantiles below are not a single job's.
+const SAMPLES: usize = 16;
 /// A job is first asked about where this share of finished jobs had finished.
 const FIRST_QUANTILE: f64 = 0.75;
 /// Added to every learned time: a request just after completion beats one just before.
@@ -117,9 +122,13 @@ impl Watch<'_> {
         let mut state = schedule.state.lock().expect("schedule lock");
         loop {
             let now = Instant::now();
+            let oldest = state.watching.first() == Some(&self.key);
             let next = match Schedule::known(&state) {
+                Some(known) if !oldest && overran(&known, self.last_poll) => {
+                    self.last_poll.map(|last| last + schedule.ceiling)
+                }
                 Some(known) => Some(next_poll(&known, self.last_poll, schedule.ceiling)),
-                None if state.watching.first() == Some(&self.key) => Some(probe_after(
+                None if oldest => Some(probe_after(
                     self.last_poll,
                     self.probes,
                     schedule.initial,
@@ -192,6 +201,12 @@ pub fn next_poll(known: &[Duration], last: Option<Duration>, ceiling: Duration) 
     let last = last.unwrap_or(top);
     let overrun = last.saturating_sub(top);
     last + SHORT_STEP.max(overrun / 2).min(ceiling.max(SHORT_STEP))
+}
+
+/// Whether a job last found unfinished at age `last` has outlasted every known latency.
+fn overran(known: &[Duration], last: Option<Duration>) -> bool {
+    let top = known.last().copied().unwrap_or_default() + MARGIN;
+    last.is_some_and(|last| top < last + SHORT_STEP)
 }
 
 /// The age of the next probe while nothing is known: `initial`, then ×1.5 up to `ceiling`.
@@ -281,6 +296,24 @@ mod tests {
     }
 
     #[test]
+    fn a_service_that_speeds_up_is_followed() {
+        // A cold start (the first jobs slow), then the service's usual latency.
+        let schedule = Schedule::new(S(1), S(10));
+        for _ in 0..SAMPLES {
+            schedule.learn(S(8));
+        }
+        let first = |schedule: &Schedule| {
+            let known = Schedule::known(&schedule.state.lock().unwrap()).unwrap();
+            next_poll(&known, None, S(10))
+        };
+        assert_eq!(first(&schedule), S(8) + MARGIN);
+        for _ in 0..SAMPLES * 3 / 4 {
+            schedule.learn(S(1));
+        }
+        assert_eq!(first(&schedule), S(1) + MARGIN);
+    }
+
+    #[test]
     fn quantiles_of_few_samples() {
         assert_eq!(quantile(&[S(1)], 0.75), S(1));
         assert_eq!(quantile(&[S(1), S(2), S(3), S(4)], 0.75), S(3));
@@ -325,6 +358,27 @@ mod tests {
         assert!(younger.until_next_poll(Instant::now() + S(5)));
         drop(oldest);
         assert!(younger.age() >= MS(30));
+    }
+
+    #[test]
+    fn past_every_known_latency_only_the_oldest_job_steps_on() {
+        let schedule = Schedule::new(MS(20), S(30));
+        schedule.learn(MS(10));
+        let t0 = Instant::now();
+        let mut oldest = schedule.watch(t0);
+        let mut younger = schedule.watch(t0 + MS(1));
+        // Both asked at 70 ms (after the only latency known) and were not done.
+        assert!(oldest.until_next_poll(Instant::now() + S(5)));
+        assert!(younger.until_next_poll(Instant::now() + S(5)));
+        oldest.polled();
+        younger.polled();
+        // The oldest steps on; the younger one would wait `ceiling`, past its deadline.
+        assert!(!younger.until_next_poll(Instant::now() + MS(400)));
+        assert!(oldest.until_next_poll(Instant::now() + S(5)));
+        // Once a job finishes late, the younger one asks where it finished.
+        schedule.learn(MS(500));
+        assert!(younger.until_next_poll(Instant::now() + S(5)));
+        assert!(younger.age() >= MS(500));
     }
 
     #[test]
