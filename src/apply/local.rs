@@ -29,7 +29,7 @@ pub(super) fn run_local(
             let agent = remote::agent(remote::TRANSFER_TIMEOUT);
             let (file, _, _) = remote::download(&agent, url, remote::MAX_DOWNLOAD_BYTES)?;
             let bytes = std::fs::read(file.path()).map_err(|source| StepError::ReadDownload {
-                url: url.redacted().into(),
+                url: url.redacted(),
                 source,
             })?;
             (bytes, url.redacted().into())

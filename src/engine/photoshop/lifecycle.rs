@@ -9,6 +9,7 @@ use image::GrayImage;
 use super::{JobHandle, Photoshop, Seat, WaitError};
 use crate::lock::JobRecord;
 use crate::manifest::{Input, Step};
+use crate::redact::SecretUrl;
 use crate::storage::Stager;
 
 /// Why one photoshop job gave no mask. Each variant carries its own hint.
@@ -170,17 +171,10 @@ impl Lifecycle<'_> {
     }
 
     /// Where a sensei job writes its mask, and where it is read back from.
-    #[allow(clippy::type_complexity)]
     fn mask_urls(
         &self,
         order: &Order<'_>,
-    ) -> Result<
-        (
-            Option<crate::redact::SecretUrl>,
-            Option<crate::redact::SecretUrl>,
-        ),
-        JobError,
-    > {
+    ) -> Result<(Option<SecretUrl>, Option<SecretUrl>), JobError> {
         let step = order.step;
         match (&step.mask_url, self.sensei) {
             (Some(put), _) => Ok((Some(put.clone()), step.mask_read_url.clone())),
@@ -201,7 +195,7 @@ impl Lifecycle<'_> {
         step: &Step,
         path: &std::path::Path,
         progress: &dyn Progress,
-    ) -> Result<crate::redact::SecretUrl, JobError> {
+    ) -> Result<SecretUrl, JobError> {
         let staged = self
             .staging(step)?
             .stage_input(path)
