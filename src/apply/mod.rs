@@ -25,7 +25,7 @@ use crate::lock::{InputRecord, JobRecord, JobState, LockEntry, LockStore, Origin
 use crate::manifest::{EngineKind, Input, PhotoshopApi, PhotoshopSettings, RetouchPolicy, Step};
 use crate::plan::{Action, Desired, Item, Plan, Reason};
 use crate::report::{Event, Reporter};
-use crate::storage::{Stager, StorageSettings};
+use crate::storage::{StageError, Stager, StorageSettings};
 use crate::{Error, fsutil, remote, thumbnail};
 
 /// Which items to run and how.
@@ -489,6 +489,7 @@ fn run_pool(
                     let _ = sender.send(Message::Started {
                         key: work.step.key.clone(),
                     });
+                    let _image = tracing::info_span!("image", key = %work.step.key).entered();
                     let submitted_at = now();
                     let previous = previous_mask(&work);
                     // One image's panic fails that image; the worker goes on to the next.
@@ -624,12 +625,7 @@ fn run_photoshop(
         .photoshop
         .as_ref()
         .expect("made for photoshop steps");
-    let staging = || {
-        engines
-            .stager
-            .as_ref()
-            .ok_or_else(|| "local inputs need `storage.staging`".to_owned())
-    };
+    let staging = || engines.stager.as_ref().ok_or(StageError::NotConfigured);
     // Where a sensei job writes its mask, and where it is read back from.
     let mask_urls = match (&step.mask_url, engines.sensei) {
         (Some(put), _) => Ok((Some(put.clone()), step.mask_read_url.clone())),
@@ -640,7 +636,7 @@ fn run_photoshop(
     };
     let (mask_put, mask_get) = match mask_urls {
         Ok(urls) => urls,
-        Err(error) => return (Outcome::Failed(error), None),
+        Err(error) => return (Outcome::Failed(error.described()), None),
     };
     let job = match &work.resume {
         Some(job) => photoshop.resumed(&job.id, job.href.as_deref(), &job.submitted_at),
@@ -657,7 +653,7 @@ fn run_photoshop(
                         }
                         staged.url
                     }
-                    Err(error) => return (Outcome::Failed(error), None),
+                    Err(error) => return (Outcome::Failed(error.described()), None),
                 },
             };
             match photoshop.submit(step, &input, mask_put.as_ref()) {
@@ -671,7 +667,7 @@ fn run_photoshop(
                     }
                     job
                 }
-                Err(error) => return (Outcome::Failed(error), None),
+                Err(error) => return (Outcome::Failed(error.described()), None),
             }
         }
     };
@@ -682,28 +678,14 @@ fn run_photoshop(
             Ok(done) => Outcome::Masked(done),
             Err(error) => Outcome::Failed(error),
         },
-        Err(WaitError::Failed(error)) => Outcome::Failed(explain_input_failure(error)),
-        Err(WaitError::Unfinished(error)) => Outcome::Unfinished(error),
+        Err(WaitError::Failed(error)) => Outcome::Failed(error.described()),
+        Err(WaitError::Unfinished(error)) => Outcome::Unfinished(error.to_string()),
     };
     drop(seat);
     (outcome, Some(job.id))
 }
 
 /// The service's "cannot access the input" is most often an expired pre-signed URL.
-fn explain_input_failure(error: String) -> String {
-    if error.contains("Unable to access the input") {
-        format!(
-            "{error} (the service could not read the input URL: it must be reachable from the \
-             service and must not expire before the job runs; staged URLs live \
-             `storage.expires_seconds`)"
-        )
-    } else {
-        error
-    }
-}
-
-/// Has the main thread write the job to the lockfile, and waits until it has: waiting on a
-/// job that is not in the lockfile would pay twice after a crash.
 fn record_submission(work: &Work, job: &JobHandle, sender: &mpsc::Sender<Message>) -> bool {
     let (recorded, wait_recorded) = mpsc::channel();
     let entry = LockEntry {
