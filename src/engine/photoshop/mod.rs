@@ -57,9 +57,19 @@ pub fn identity(settings: &PhotoshopSettings) -> BTreeMap<String, String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WaitError {
     /// The job failed, or its result could not be collected: a new job is needed.
-    Failed(JobError),
+    Failed(Box<JobError>),
     /// The job may still finish: it stays recorded as in flight for the next run.
-    Unfinished(JobError),
+    Unfinished(Box<JobError>),
+}
+
+impl WaitError {
+    fn failed(error: JobError) -> Self {
+        WaitError::Failed(Box::new(error))
+    }
+
+    fn unfinished(error: JobError) -> Self {
+        WaitError::Unfinished(Box::new(error))
+    }
 }
 
 pub struct Photoshop {
@@ -320,7 +330,7 @@ impl Photoshop {
         let id = &job.id;
         let unfinished = || {
             tracing::info!(target: "maskflow::photoshop", "job not finished by its deadline");
-            WaitError::Unfinished(JobError::Deadline {
+            WaitError::unfinished(JobError::Deadline {
                 id: id.clone(),
                 deadline: seconds(limits.deadline_seconds),
             })
@@ -350,7 +360,7 @@ impl Photoshop {
                         code = %failure.code.as_deref().unwrap_or("-"),
                         "job failed"
                     );
-                    return Err(WaitError::Failed(JobError::Failed {
+                    return Err(WaitError::failed(JobError::Failed {
                         id: id.clone(),
                         failure,
                     }));
@@ -364,7 +374,7 @@ impl Photoshop {
                 Err(source) if source.is_transient() => {
                     failures += 1;
                     if failures >= STATUS_FAILURES {
-                        return Err(WaitError::Unfinished(JobError::StatusUnreadable {
+                        return Err(WaitError::unfinished(JobError::StatusUnreadable {
                             id: id.clone(),
                             source,
                             attempts: failures,
@@ -389,7 +399,7 @@ impl Photoshop {
                     retry_at = Some(Instant::now() + wait);
                 }
                 Err(source) => {
-                    return Err(WaitError::Failed(JobError::Status {
+                    return Err(WaitError::failed(JobError::Status {
                         id: id.clone(),
                         source,
                     }));
@@ -470,9 +480,11 @@ impl Photoshop {
         read: Option<&SecretUrl>,
         result_url: Option<&str>,
     ) -> Result<GrayImage, WaitError> {
-        let failed = WaitError::Failed;
+        let failed = WaitError::failed;
         let source = match self.api {
-            PhotoshopApi::Sensei => read.cloned().ok_or(failed(JobError::NeedsMaskUrl))?,
+            PhotoshopApi::Sensei => read
+                .cloned()
+                .ok_or_else(|| failed(JobError::NeedsMaskUrl))?,
             PhotoshopApi::V2 => {
                 let raw =
                     result_url.ok_or_else(|| failed(JobError::NoResult { id: job.to_owned() }))?;
