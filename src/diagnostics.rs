@@ -146,8 +146,8 @@ mod tests {
             "maskflow::http=debug"
         );
         assert_eq!(shown(2, &[("MASKFLOW_LOG", " ")]), "maskflow=debug");
-        let (filter, refused) = filter(0, &env(&[("MASKFLOW_LOG", "maskflow=[")]));
+        let (filter, refused) = filter(0, &env(&[("MASKFLOW_LOG", "maskflow=loud")]));
         assert_eq!(filter.to_string(), "maskflow=warn");
-        assert_eq!(refused.unwrap().0, "maskflow=[");
+        assert_eq!(refused.unwrap().0, "maskflow=loud");
     }
 }
