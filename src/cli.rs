@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::diagnostics::LogFormat;
 use crate::emulate::{ErrorsAs, FaultRoute, JobIdField, RetryAfter};
 use crate::report::Format;
 
@@ -29,6 +30,14 @@ pub struct Cli {
     /// `--features onnxruntime`, and libonnxruntime from ORT_DYLIB_PATH or the library path).
     #[arg(long, global = true, default_value = "rten", env = "MASKFLOW_RUNTIME")]
     pub runtime: crate::engine::runtime::RuntimeKind,
+    /// Diagnostics on stderr: -v what maskflow does, -vv every HTTP exchange, wait and retry,
+    /// -vvv everything. MASKFLOW_LOG takes a filter instead (e.g. maskflow::http=debug);
+    /// RUNNER_DEBUG=1 turns on -vv.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// How diagnostics are written: text lines, or JSON lines for machines.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "MASKFLOW_LOG_FORMAT")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }

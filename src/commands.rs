@@ -15,6 +15,7 @@ use crate::{Error, adopt, apply, emulate, engine, exit, exit_code, fsutil, init,
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    crate::diagnostics::init(cli.verbose, cli.log_format, |name| std::env::var(name).ok());
     let mut reporter = report::reporter(cli.format, &cli.manifest);
     engine::runtime::select(cli.runtime);
     let result = match &cli.command {
@@ -315,8 +316,8 @@ fn status(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
     for (key, entry) in in_flight {
         let (state, detail) = match &client {
             Some(client) => match client.status(&entry.job.id, entry.job.href.as_deref()) {
-                Ok(photoshop::JobStatus::Failed { message }) => {
-                    ("failed".to_owned(), Some(message))
+                Ok(photoshop::JobStatus::Failed(failure)) => {
+                    ("failed".to_owned(), Some(failure.to_string()))
                 }
                 Ok(status) => (status.name().to_owned(), None),
                 Err(e) => ("unknown".to_owned(), Some(e.to_string())),
@@ -354,7 +355,7 @@ fn make_plan(steps: Vec<Step>, store: &LockStore, photoshop: &manifest::Photosho
                 .map_err(|e| format!("cannot read {}: {e}", step.input_source)),
             Input::Remote(url) => {
                 crate::remote::digest(&agent, url, crate::remote::MAX_DOWNLOAD_BYTES)
-                    .map_err(|e| crate::redact::redact_text(&e.to_string()))
+                    .map_err(|e| crate::redact::redact_text(&e.described()))
             }
         };
         match read {

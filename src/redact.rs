@@ -1,7 +1,11 @@
-//! URLs that carry credentials. Pre-signed URLs hold their signature in the query string,
-//! so a URL is only ever shown without it: `Display` and `Debug` both redact.
+//! URLs that carry credentials, and the secrets no output may show. Pre-signed URLs hold
+//! their signature in the query string, so a URL is only ever shown without it: `Display` and
+//! `Debug` both redact. Secrets met at run time (client secrets, access tokens, storage keys)
+//! are registered here, and `scrub` removes them, bearer tokens and URL queries from text:
+//! the diagnostics writer passes every line through it.
 
 use std::fmt;
+use std::sync::RwLock;
 
 /// A URL whose query string (and any user info) is a credential.
 #[derive(Clone, PartialEq, Eq)]
@@ -61,15 +65,86 @@ pub fn redact_text(text: &str) -> String {
         out.push_str(&rest[..start]);
         let candidate = &rest[start..];
         let end = candidate
-            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>'))
+            // A backslash ends it too: inside JSON text it escapes the closing quote.
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '\\'))
             .unwrap_or(candidate.len());
         match url::Url::parse(&candidate[..end]) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => out.push_str(&redact(&url)),
+            // Not a URL this parser takes, but it may still carry a signed query.
+            _ if candidate.starts_with("http://") || candidate.starts_with("https://") => {
+                out.push_str(
+                    candidate[..end]
+                        .split(['?', '#'])
+                        .next()
+                        .unwrap_or_default(),
+                );
+            }
             _ => out.push_str(&candidate[..end]),
         }
         rest = &candidate[end..];
     }
     out.push_str(rest);
+    out
+}
+
+/// `raw` as it may be shown: a URL without user info, query or fragment.
+pub fn shown_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(url) => redact(&url),
+        Err(_) => raw.split(['?', '#']).next().unwrap_or_default().to_owned(),
+    }
+}
+
+/// Secrets shorter than this are not registered: scrubbing them would mangle ordinary words.
+const MIN_SECRET: usize = 8;
+
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Registers a secret that `scrub` removes from any text from now on.
+pub fn register_secret(secret: &str) {
+    let secret = secret.trim();
+    if secret.len() < MIN_SECRET {
+        return;
+    }
+    let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    if !secrets.iter().any(|s| s == secret) {
+        secrets.push(secret.to_owned());
+        // Longest first, so that a secret containing another is replaced whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+}
+
+/// `text` with every registered secret, every `Bearer` token and every URL's query replaced.
+pub fn scrub(text: &str) -> String {
+    let mut out = redact_text(text);
+    {
+        let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+        for secret in secrets.iter() {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), "[redacted]");
+            }
+        }
+    }
+    scrub_bearer(&out)
+}
+
+/// Replaces what follows `Bearer ` (any case) up to a quote, comma or whitespace.
+fn scrub_bearer(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while let Some(found) = lower[at..].find("bearer ") {
+        let start = at + found + "bearer ".len();
+        let end = text[start..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | '\\'))
+            .map_or(text.len(), |n| start + n);
+        out.push_str(&text[at..start]);
+        if end > start {
+            out.push_str("[redacted]");
+        }
+        at = end;
+    }
+    out.push_str(&text[at..]);
     out
 }
 
@@ -109,6 +184,23 @@ mod tests {
             redact_text("no urls, just httpish words"),
             "no urls, just httpish words"
         );
+    }
+
+    #[test]
+    fn scrub_removes_secrets_bearer_tokens_and_queries() {
+        register_secret("p8e-client-secret-42");
+        register_secret("short");
+        let text = "client_secret=p8e-client-secret-42 Authorization: \"Bearer eyJ.abc.def\" \
+                    url=http://[::1:9/x?sig=S1 and https://h/p.png?X-Amz-Signature=S2 said short";
+        let shown = scrub(text);
+        for leak in ["p8e-client-secret-42", "eyJ.abc.def", "S1", "S2"] {
+            assert!(!shown.contains(leak), "{leak} in {shown}");
+        }
+        assert!(shown.contains("Bearer [redacted]\""), "{shown}");
+        assert!(shown.contains("https://h/p.png said short"), "{shown}");
+        assert_eq!(scrub("bearer"), "bearer");
+        assert_eq!(shown_url("https://u:p@h/a?b=c#d"), "https://h/a");
+        assert_eq!(shown_url("not a url?sig=1"), "not a url");
     }
 
     #[test]

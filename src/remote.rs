@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::http;
 use crate::redact::{SecretUrl, redact_text};
 
 /// The largest object maskflow reads (inputs are at most 10k x 10k pixels for the API).
@@ -11,20 +12,72 @@ pub const MAX_DOWNLOAD_BYTES: u64 = 256 * 1024 * 1024;
 /// Whole-request ceiling for one download or upload.
 pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(300);
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RemoteError {
-    #[error("GET {url} answered {status}{}", detail(body))]
+    #[error("GET {url} answered {status}{}{}", detail(body), quote_request_id(request_id.as_deref()))]
     Status {
         url: String,
         status: u16,
         body: String,
+        request_id: Option<String>,
     },
     #[error("GET {url} redirects (HTTP {status}); give the final URL")]
     Redirect { url: String, status: u16 },
     #[error("{url} is larger than {limit} bytes")]
     TooLarge { url: String, limit: u64 },
-    #[error("cannot reach {url}: {message}")]
-    Transport { url: String, message: String },
+    #[error(transparent)]
+    Transport(#[from] http::TransportError),
+    #[error("GET {url}: {source}")]
+    Body {
+        url: String,
+        source: http::BodyError,
+    },
+    #[error("cannot keep the download of {url}: {reason}")]
+    Local { url: String, reason: String },
+}
+
+impl RemoteError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RemoteError::Status { status: 401 | 403, .. } => Some(
+                "the URL refused access: a pre-signed URL may have expired, or its signature \
+                 no longer matches"
+                    .to_owned(),
+            ),
+            RemoteError::Status { status: 404, .. } => {
+                Some("check the URL: nothing is there".to_owned())
+            }
+            RemoteError::Status { status, .. } if *status >= 500 => {
+                Some("the server failed; try again later".to_owned())
+            }
+            RemoteError::TooLarge { .. } => Some(
+                "maskflow reads inputs of at most 256 MiB; shrink the image or serve a smaller one"
+                    .to_owned(),
+            ),
+            RemoteError::Transport(_) | RemoteError::Body { .. } => Some(
+                "check the network and that the host answers; the download is tried again on the next run"
+                    .to_owned(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again may help: no answer, or a server error.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RemoteError::Transport(_) | RemoteError::Body { .. } => true,
+            RemoteError::Status { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// The message with its hint, for a report line.
+    pub fn described(&self) -> String {
+        match self.hint() {
+            Some(hint) => format!("{self} ({hint})"),
+            None => self.to_string(),
+        }
+    }
 }
 
 fn detail(body: &str) -> String {
@@ -37,137 +90,94 @@ fn detail(body: &str) -> String {
     }
 }
 
-/// An HTTP agent with maskflow's rules: no redirects, HTTP errors as values, a timeout.
-pub fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .max_redirects(0)
-        .max_redirects_will_error(false)
-        .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .user_agent(concat!("maskflow/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
+/// ` [request id X]`, to quote to the service's support.
+pub fn quote_request_id(request_id: Option<&str>) -> String {
+    request_id.map_or_else(String::new, |id| format!(" [request id {id}]"))
+}
+
+/// An HTTP client with maskflow's rules (see `http::Client`).
+pub fn agent(timeout: Duration) -> http::Client {
+    http::Client::new(timeout)
 }
 
 /// Downloads `url` to a temporary file (streamed, never whole in memory), refusing
 /// anything over `limit` bytes. Returns the file, its size and its digest.
 pub fn download(
-    agent: &ureq::Agent,
+    client: &http::Client,
     url: &SecretUrl,
     limit: u64,
 ) -> Result<(tempfile::NamedTempFile, u64, String), RemoteError> {
-    let mut file = tempfile::NamedTempFile::new().map_err(|e| RemoteError::Transport {
+    let mut file = tempfile::NamedTempFile::new().map_err(|e| RemoteError::Local {
         url: url.redacted(),
-        message: format!(
+        reason: format!(
             "cannot create a temporary file: {}",
             crate::fsutil::io_reason(&e)
         ),
     })?;
-    let (size, digest) = stream(agent, url, limit, &mut file)?;
+    let (size, digest) = stream(client, url, limit, &mut file)?;
     Ok((file, size, digest))
 }
 
 /// The size and digest of what `url` serves, streamed through the hash.
 pub fn digest(
-    agent: &ureq::Agent,
+    client: &http::Client,
     url: &SecretUrl,
     limit: u64,
 ) -> Result<(u64, String), RemoteError> {
-    stream(agent, url, limit, &mut std::io::sink())
+    stream(client, url, limit, &mut std::io::sink())
 }
 
 fn stream(
-    agent: &ureq::Agent,
+    client: &http::Client,
     url: &SecretUrl,
     limit: u64,
     sink: &mut dyn std::io::Write,
 ) -> Result<(u64, String), RemoteError> {
-    let shown = url.redacted();
-    let mut response = get(agent, url)?;
-    let mut reader = response.body_mut().with_config().limit(limit).reader();
+    let response = get(client, url)?;
     let mut hasher = blake3::Hasher::new();
-    let mut buffer = vec![0; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = match std::io::Read::read(&mut reader, &mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.to_string().contains("limit") => {
-                return Err(RemoteError::TooLarge { url: shown, limit });
-            }
-            Err(e) => {
-                return Err(RemoteError::Transport {
-                    url: shown,
-                    message: redact_text(&e.to_string()),
-                });
-            }
-        };
-        hasher.update(&buffer[..n]);
-        sink.write_all(&buffer[..n])
-            .map_err(|e| RemoteError::Transport {
-                url: shown.clone(),
-                message: format!("cannot write the download: {e}"),
-            })?;
-        size += n as u64;
-    }
+    let size = response
+        .read_chunks(limit, |chunk| {
+            hasher.update(chunk);
+            sink.write_all(chunk)
+        })
+        .map_err(|e| body_error(url, limit, e))?;
     Ok((size, format!("blake3:{}", hasher.finalize().to_hex())))
 }
 
-/// GETs `url`, turning redirects and non-2xx answers into errors.
-fn get(
-    agent: &ureq::Agent,
-    url: &SecretUrl,
-) -> Result<ureq::http::Response<ureq::Body>, RemoteError> {
-    let shown = url.redacted();
-    let mut response = agent
-        .get(url.expose())
-        .call()
-        .map_err(|e| RemoteError::Transport {
-            url: shown.clone(),
-            message: redact_text(&e.to_string()),
-        })?;
-    let status = response.status().as_u16();
-    if (300..400).contains(&status) {
-        return Err(RemoteError::Redirect { url: shown, status });
+fn body_error(url: &SecretUrl, limit: u64, error: http::BodyError) -> RemoteError {
+    let url = url.redacted();
+    match error {
+        http::BodyError::TooLarge { .. } => RemoteError::TooLarge { url, limit },
+        http::BodyError::Write { reason } => RemoteError::Local { url, reason },
+        source => RemoteError::Body { url, source },
     }
-    if !(200..300).contains(&status) {
-        return Err(RemoteError::Status {
-            url: shown,
+}
+
+/// GETs `url`, turning redirects and non-2xx answers into errors.
+fn get(client: &http::Client, url: &SecretUrl) -> Result<http::Response, RemoteError> {
+    let response = client.send(http::Request::get(url.expose()))?;
+    let status = response.status();
+    if (300..400).contains(&status) {
+        return Err(RemoteError::Redirect {
+            url: url.redacted(),
             status,
-            body: error_body(&mut response),
+        });
+    }
+    if !response.is_success() {
+        let request_id = response.request_id().map(str::to_owned);
+        return Err(RemoteError::Status {
+            url: url.redacted(),
+            status,
+            body: response.excerpt(4096),
+            request_id,
         });
     }
     Ok(response)
 }
 
-/// The start of an error response's body (S3 and friends explain themselves there).
-pub fn error_body(response: &mut ureq::http::Response<ureq::Body>) -> String {
-    response
-        .body_mut()
-        .with_config()
-        .limit(4096)
-        .read_to_string()
-        .unwrap_or_default()
-}
-
 /// Downloads `url` into memory, refusing anything over `limit` bytes.
-pub fn fetch(agent: &ureq::Agent, url: &SecretUrl, limit: u64) -> Result<Vec<u8>, RemoteError> {
-    let shown = url.redacted();
-    let transport = |e: ureq::Error| RemoteError::Transport {
-        url: shown.clone(),
-        message: redact_text(&e.to_string()),
-    };
-    let mut response = get(agent, url)?;
-    response
-        .body_mut()
-        .with_config()
-        .limit(limit)
-        .read_to_vec()
-        .map_err(|e| match e {
-            ureq::Error::BodyExceedsLimit(_) => RemoteError::TooLarge {
-                url: shown.clone(),
-                limit,
-            },
-            e => transport(e),
-        })
+pub fn fetch(client: &http::Client, url: &SecretUrl, limit: u64) -> Result<Vec<u8>, RemoteError> {
+    get(client, url)?
+        .bytes(limit)
+        .map_err(|e| body_error(url, limit, e))
 }

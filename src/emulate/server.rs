@@ -217,7 +217,10 @@ fn serve(stream: TcpStream, state: &State) {
             }
         };
         let request = &incoming.request;
-        let response = state.handle(request);
+        // As Adobe's gateway does, every answer names its request for support.
+        let response = state
+            .handle(request)
+            .with_header("x-request-id", format!("emu-{:016x}", fastrand::u64(..)));
         let head_only = request.method == "HEAD";
         let written = wire::write_response(
             &mut &stream,

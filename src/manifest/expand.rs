@@ -63,7 +63,7 @@ pub fn expand(loaded: &Loaded) -> Result<(Vec<Step>, Vec<Warning>), ManifestErro
         .as_deref()
         .map(ObjectUrl::parse)
     {
-        expansion.problem_at("/storage/staging", &message, None);
+        expansion.problem_at("/storage/staging", &message.to_string(), None);
     } else if let Some(staging) = &loaded.manifest.storage.staging
         && ObjectUrl::parse(staging).is_none()
     {
@@ -339,14 +339,14 @@ impl<'a> Expansion<'a> {
     /// A cloud object as an input: recorded by its object URL, read through a signed URL.
     fn sign(
         &mut self,
-        object: Result<ObjectUrl, String>,
+        object: Result<ObjectUrl, crate::storage::ObjectUrlError>,
         method: Method,
         pointer: &str,
     ) -> Option<(String, Input)> {
         let object = match object {
             Ok(object) => object,
-            Err(message) => {
-                self.problem_at(pointer, &message, None);
+            Err(e) => {
+                self.problem_at(pointer, &e.to_string(), None);
                 return None;
             }
         };

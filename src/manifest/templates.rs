@@ -110,7 +110,7 @@ fn presign(
                 "presign: `{url}` is not an object URL (s3://BUCKET/KEY, az://ACCOUNT/CONTAINER/BLOB, gs://BUCKET/KEY)"
             ))
         })?
-        .map_err(invalid)?;
+        .map_err(|e| invalid(e.to_string()))?;
     let signed = signer
         .presign(&object, method, expires)
         .map_err(|e| invalid(format!("presign: {e}")))?;

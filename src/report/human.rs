@@ -99,7 +99,10 @@ impl Reporter for Human {
                 if let Some(share) = submit_share {
                     self.line(&share.describe());
                 }
-                if self.terminal && to_run > 0 {
+                // Diagnostics (-v) write lines on stderr, which a redrawn bar would tear.
+                let diagnostics = tracing::level_filters::LevelFilter::current()
+                    != tracing::level_filters::LevelFilter::OFF;
+                if self.terminal && to_run > 0 && !diagnostics {
                     let bar = ProgressBar::new(to_run as u64);
                     bar.set_style(
                         ProgressStyle::with_template(

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use ring::hmac;
 
 use super::credentials::Azure;
-use super::{AzureSettings, Method, sigv4::encode};
+use super::{AzureSettings, Method, SignError, sigv4::encode};
 
 const SAS_VERSION: &str = "2022-11-02";
 
@@ -20,9 +20,11 @@ pub fn presign(
     method: Method,
     expires: Duration,
     now: SystemTime,
-) -> Result<String, String> {
+) -> Result<String, SignError> {
     let expiry = jiff::Timestamp::try_from(now + expires)
-        .map_err(|e| e.to_string())?
+        .map_err(|e| SignError::Expiry {
+            reason: e.to_string(),
+        })?
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
     let permissions = match method {

@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::credentials::{Gcs, host_of};
-use super::{GcsSettings, Method, amz_timestamp, sigv4};
+use super::{GcsSettings, Method, SignError, amz_timestamp, sigv4};
 
 pub fn presign(
     settings: &GcsSettings,
@@ -13,15 +13,18 @@ pub fn presign(
     method: Method,
     expires: Duration,
     now: SystemTime,
-) -> Result<String, String> {
+) -> Result<String, SignError> {
     let base = url::Url::parse(
         settings
             .endpoint
             .as_deref()
             .unwrap_or("https://storage.googleapis.com"),
     )
-    .map_err(|e| format!("storage.gcs.endpoint: {e}"))?;
-    let host = host_of(&base)?;
+    .map_err(|e| SignError::Endpoint {
+        setting: "storage.gcs.endpoint",
+        reason: e.to_string(),
+    })?;
+    let host = host_of(&base, "storage.gcs.endpoint")?;
     let segments: Vec<&str> = std::iter::once(bucket).chain(key.split('/')).collect();
     let timestamp = amz_timestamp(now);
     let signed = sigv4::presign(

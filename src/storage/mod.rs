@@ -9,7 +9,8 @@ mod s3;
 pub mod sigv4;
 mod stage;
 
-pub use stage::{Staged, Stager};
+pub use credentials::CredentialError;
+pub use stage::{StageError, Staged, Stager};
 
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
@@ -36,7 +37,7 @@ pub enum ObjectUrl {
 
 impl ObjectUrl {
     /// Parses `s3://`, `az://` and `gs://` URLs; anything else is `None`.
-    pub fn parse(text: &str) -> Option<Result<Self, String>> {
+    pub fn parse(text: &str) -> Option<Result<Self, ObjectUrlError>> {
         let (scheme, rest) = text.split_once("://")?;
         let split = |rest: &str| -> Option<(String, String)> {
             let (first, key) = rest.split_once('/')?;
@@ -60,7 +61,10 @@ impl ObjectUrl {
                 .ok_or("write az://ACCOUNT/CONTAINER/BLOB"),
             _ => return None,
         };
-        Some(parsed.map_err(|why| format!("`{text}` is not an object URL: {why}")))
+        Some(parsed.map_err(|expected| ObjectUrlError {
+            text: text.to_owned(),
+            expected,
+        }))
     }
 
     /// The same object with `suffix` appended to its key (for staging prefixes).
@@ -100,6 +104,15 @@ impl std::fmt::Display for ObjectUrl {
             } => write!(f, "az://{account}/{container}/{blob}"),
         }
     }
+}
+
+/// An `s3://`, `az://` or `gs://` URL that lacks a part.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not an object URL: {expected}")]
+pub struct ObjectUrlError {
+    pub text: String,
+    /// How to write it, e.g. `write s3://BUCKET/KEY`.
+    pub expected: &'static str,
 }
 
 /// HTTP methods a pre-signed URL can be made for.
@@ -190,21 +203,41 @@ pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StorageError {
-    #[error("cannot sign {object}: {message}")]
-    Credentials { object: String, message: String },
-    #[error("cannot sign {object}: {message}")]
-    Sign { object: String, message: String },
+    #[error("cannot sign {object}: {source}")]
+    Credentials {
+        object: String,
+        source: CredentialError,
+    },
+    #[error("cannot sign {object}: {source}")]
+    Sign { object: String, source: SignError },
+}
+
+/// Why a URL could not be signed with credentials at hand.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    #[error("{setting}: {reason}")]
+    Endpoint {
+        setting: &'static str,
+        reason: String,
+    },
+    #[error("{setting}: the endpoint has no host")]
+    NoHost { setting: &'static str },
+    #[error("the expiry is out of range: {reason}")]
+    Expiry { reason: String },
+    #[error("RSA signing failed")]
+    Rsa,
+    #[error("signed URL does not parse: {reason}")]
+    Unparsable { reason: String },
 }
 
 impl StorageError {
     pub fn hint(&self) -> Option<String> {
         match self {
-            StorageError::Credentials { .. } => Some(
-                "S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or ~/.aws/credentials); \
-                 Azure: AZURE_STORAGE_KEY or AZURE_STORAGE_CONNECTION_STRING; \
-                 GCS: GOOGLE_APPLICATION_CREDENTIALS (a service-account key file)"
-                    .to_owned(),
-            ),
+            StorageError::Credentials { source, .. } => Some(source.hint()),
+            StorageError::Sign {
+                source: SignError::Endpoint { .. } | SignError::NoHost { .. },
+                ..
+            } => Some("write the endpoint as a URL, e.g. http://127.0.0.1:9000".to_owned()),
             StorageError::Sign { .. } => None,
         }
     }
@@ -213,9 +246,9 @@ impl StorageError {
 /// Signs object URLs. Credentials are looked up on first use, once per cloud.
 pub struct Signer {
     settings: StorageSettings,
-    s3: OnceLock<Result<credentials::S3, String>>,
-    azure: OnceLock<Result<credentials::Azure, String>>,
-    gcs: OnceLock<Result<credentials::Gcs, String>>,
+    s3: OnceLock<Result<credentials::S3, CredentialError>>,
+    azure: OnceLock<Result<credentials::Azure, CredentialError>>,
+    gcs: OnceLock<Result<credentials::Gcs, CredentialError>>,
 }
 
 impl Signer {
@@ -244,13 +277,13 @@ impl Signer {
     ) -> Result<SecretUrl, StorageError> {
         let expires = expires.unwrap_or_else(|| self.expiry());
         let now = SystemTime::now();
-        let credential_error = |message: &String| StorageError::Credentials {
+        let credential_error = |source: &CredentialError| StorageError::Credentials {
             object: object.to_string(),
-            message: message.clone(),
+            source: source.clone(),
         };
-        let sign_error = |message: String| StorageError::Sign {
+        let sign_error = |source: SignError| StorageError::Sign {
             object: object.to_string(),
-            message,
+            source,
         };
         let raw = match object {
             ObjectUrl::S3 { bucket, key } => {
@@ -294,7 +327,11 @@ impl Signer {
                 .map_err(sign_error)?
             }
         };
-        SecretUrl::parse(&raw).map_err(|e| sign_error(format!("signed URL does not parse: {e}")))
+        SecretUrl::parse(&raw).map_err(|e| {
+            sign_error(SignError::Unparsable {
+                reason: e.to_string(),
+            })
+        })
     }
 }
 

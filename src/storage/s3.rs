@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::credentials::{S3, host_of};
-use super::{Method, S3Settings, amz_timestamp, sigv4};
+use super::{Method, S3Settings, SignError, amz_timestamp, sigv4};
 
 pub fn presign(
     settings: &S3Settings,
@@ -14,7 +14,7 @@ pub fn presign(
     method: Method,
     expires: Duration,
     now: SystemTime,
-) -> Result<String, String> {
+) -> Result<String, SignError> {
     let region = settings
         .region
         .clone()
@@ -23,21 +23,32 @@ pub fn presign(
         .unwrap_or_else(|| "us-east-1".to_owned());
     let (base, path_style) = match &settings.endpoint {
         Some(endpoint) => (
-            url::Url::parse(endpoint).map_err(|e| format!("storage.s3.endpoint: {e}"))?,
+            url::Url::parse(endpoint).map_err(|e| SignError::Endpoint {
+                setting: "storage.s3.endpoint",
+                reason: e.to_string(),
+            })?,
             settings.path_style.unwrap_or(true),
         ),
         None if settings.path_style == Some(true) => (
-            url::Url::parse(&format!("https://s3.{region}.amazonaws.com"))
-                .map_err(|e| e.to_string())?,
+            url::Url::parse(&format!("https://s3.{region}.amazonaws.com")).map_err(|e| {
+                SignError::Endpoint {
+                    setting: "storage.s3.region",
+                    reason: e.to_string(),
+                }
+            })?,
             true,
         ),
         None => (
-            url::Url::parse(&format!("https://{bucket}.s3.{region}.amazonaws.com"))
-                .map_err(|e| e.to_string())?,
+            url::Url::parse(&format!("https://{bucket}.s3.{region}.amazonaws.com")).map_err(
+                |e| SignError::Endpoint {
+                    setting: "storage.s3.region",
+                    reason: e.to_string(),
+                },
+            )?,
             false,
         ),
     };
-    let host = host_of(&base)?;
+    let host = host_of(&base, "storage.s3.endpoint")?;
     let mut segments: Vec<&str> = base
         .path_segments()
         .into_iter()

@@ -58,7 +58,11 @@ pub enum Key<'a> {
 }
 
 /// Returns the path and query of the pre-signed URL (`/a/b?X-Amz-...`).
-pub fn presign(flavor: Flavor, request: &Request<'_>, key: &Key<'_>) -> Result<String, String> {
+pub fn presign(
+    flavor: Flavor,
+    request: &Request<'_>,
+    key: &Key<'_>,
+) -> Result<String, super::SignError> {
     let date = &request.timestamp[..8];
     let scope = format!(
         "{date}/{}/{}/{}",
@@ -123,7 +127,7 @@ pub fn presign(flavor: Flavor, request: &Request<'_>, key: &Key<'_>) -> Result<S
                 string_to_sign.as_bytes(),
                 &mut signature,
             )
-            .map_err(|_| "RSA signing failed".to_owned())?;
+            .map_err(|_| super::SignError::Rsa)?;
             hex(&signature)
         }
     };

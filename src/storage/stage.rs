@@ -2,16 +2,17 @@
 //! `storage.staging` prefix, so that a service that only reads URLs can read them; and
 //! objects there for a service to write masks to.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::{Method, ObjectUrl, Signer, StorageSettings};
+use super::{Method, ObjectUrl, Signer, StorageError, StorageSettings};
+use crate::http;
 use crate::redact::{SecretUrl, redact_text};
-use crate::remote;
+use crate::remote::{self, quote_request_id};
 
 pub struct Stager {
     signer: Signer,
     prefix: ObjectUrl,
-    agent: ureq::Agent,
+    agent: http::Client,
 }
 
 /// A local input, staged.
@@ -21,6 +22,68 @@ pub struct Staged {
     pub url: SecretUrl,
     /// Whether this call uploaded it (false: it was already there).
     pub uploaded: bool,
+}
+
+/// Why an input could not be staged.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StageError {
+    #[error("local inputs need `storage.staging`")]
+    NotConfigured,
+    #[error("cannot read {}: {reason}", path.display())]
+    Read { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Sign(#[from] StorageError),
+    #[error(transparent)]
+    Transport(#[from] http::TransportError),
+    #[error("{method} {url} answered {status}{}{}", detail(body), quote_request_id(request_id.as_deref()))]
+    Refused {
+        method: &'static str,
+        url: String,
+        status: u16,
+        body: String,
+        request_id: Option<String>,
+    },
+}
+
+fn detail(body: &str) -> String {
+    let body = redact_text(body.trim());
+    if body.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", body.chars().take(300).collect::<String>())
+    }
+}
+
+impl StageError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            StageError::NotConfigured => Some(
+                "set `storage.staging` to an s3://, az:// or gs:// prefix the service can read"
+                    .to_owned(),
+            ),
+            StageError::Sign(e) => e.hint(),
+            StageError::Refused { status: 403, .. } => Some(
+                "the staging bucket refused the signed request: check the credentials' rights \
+                 on it, the region and the clock"
+                    .to_owned(),
+            ),
+            StageError::Refused { status: 404, .. } => {
+                Some("check that the staging bucket (or container) exists".to_owned())
+            }
+            StageError::Transport(_) => {
+                Some("check the storage endpoint and the network".to_owned())
+            }
+            _ => None,
+        }
+    }
+
+    /// The message with its hint, for a report line.
+    pub fn described(&self) -> String {
+        match self.hint() {
+            Some(hint) => format!("{self} ({hint})"),
+            None => self.to_string(),
+        }
+    }
 }
 
 impl Stager {
@@ -35,9 +98,11 @@ impl Stager {
     }
 
     /// Uploads `path` unless an object with its content is already staged.
-    pub fn stage_input(&self, path: &Path) -> Result<Staged, String> {
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    pub fn stage_input(&self, path: &Path) -> Result<Staged, StageError> {
+        let bytes = std::fs::read(path).map_err(|e| StageError::Read {
+            path: path.to_owned(),
+            reason: crate::fsutil::io_reason(&e),
+        })?;
         let digest = blake3::hash(&bytes).to_hex();
         let ext = path
             .extension()
@@ -45,9 +110,12 @@ impl Stager {
             .unwrap_or_default();
         let object = self.prefix.join(&format!("inputs/{digest}{ext}"));
         let uploaded = if self.exists(&object)? {
+            tracing::debug!(target: "maskflow::staging", object = %object, "already staged");
             false
         } else {
+            let size = bytes.len();
             self.put(&object, bytes)?;
+            tracing::info!(target: "maskflow::staging", object = %object, bytes = size, "input staged");
             true
         };
         let url = self.sign(&object, Method::Get)?;
@@ -59,7 +127,7 @@ impl Stager {
     }
 
     /// Where a service writes the mask for `fingerprint`, and where it is read back from.
-    pub fn mask_urls(&self, fingerprint: &str) -> Result<(SecretUrl, SecretUrl), String> {
+    pub fn mask_urls(&self, fingerprint: &str) -> Result<(SecretUrl, SecretUrl), StageError> {
         let name = fingerprint.trim_start_matches("blake3:");
         let object = self.prefix.join(&format!("masks/{name}.png"));
         Ok((
@@ -68,48 +136,46 @@ impl Stager {
         ))
     }
 
-    fn sign(&self, object: &ObjectUrl, method: Method) -> Result<SecretUrl, String> {
-        self.signer
-            .presign(object, method, None)
-            .map_err(|e| match e.hint() {
-                Some(hint) => format!("{e} ({hint})"),
-                None => e.to_string(),
-            })
+    fn sign(&self, object: &ObjectUrl, method: Method) -> Result<SecretUrl, StageError> {
+        Ok(self.signer.presign(object, method, None)?)
     }
 
-    fn exists(&self, object: &ObjectUrl) -> Result<bool, String> {
+    fn exists(&self, object: &ObjectUrl) -> Result<bool, StageError> {
         let url = self.sign(object, Method::Head)?;
         let response = self
             .agent
-            .head(url.expose())
-            .call()
-            .map_err(|e| format!("cannot reach {url}: {}", redact_text(&e.to_string())))?;
-        match response.status().as_u16() {
+            .send(http::Request::new(http::Method::Head, url.expose()))?;
+        match response.status() {
             200..=299 => Ok(true),
             404 => Ok(false),
-            status => Err(format!(
-                "HEAD {url} answered {status}: the staging bucket refused the request"
-            )),
+            status => Err(StageError::Refused {
+                method: "HEAD",
+                url: url.redacted(),
+                status,
+                body: String::new(),
+                request_id: response.request_id().map(str::to_owned),
+            }),
         }
     }
 
-    fn put(&self, object: &ObjectUrl, bytes: Vec<u8>) -> Result<(), String> {
+    fn put(&self, object: &ObjectUrl, bytes: Vec<u8>) -> Result<(), StageError> {
         let url = self.sign(object, Method::Put)?;
-        let mut request = self.agent.put(url.expose());
+        let mut request = http::Request::new(http::Method::Put, url.expose()).bytes(bytes);
         if matches!(object, ObjectUrl::Azure { .. }) {
             request = request.header("x-ms-blob-type", "BlockBlob");
         }
-        let mut response = request
-            .send(&bytes[..])
-            .map_err(|e| format!("cannot upload to {url}: {}", redact_text(&e.to_string())))?;
-        let status = response.status().as_u16();
-        if (200..300).contains(&status) {
+        let response = self.agent.send(request)?;
+        if response.is_success() {
             return Ok(());
         }
-        let body = remote::error_body(&mut response);
-        Err(format!(
-            "PUT {url} answered {status}: {}",
-            redact_text(body.trim())
-        ))
+        let status = response.status();
+        let request_id = response.request_id().map(str::to_owned);
+        Err(StageError::Refused {
+            method: "PUT",
+            url: url.redacted(),
+            status,
+            body: response.excerpt(4096),
+            request_id,
+        })
     }
 }

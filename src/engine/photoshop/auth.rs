@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::wire::error_message;
+use super::error::{AuthError, Refusal};
+use crate::http;
 use crate::manifest::CredentialVars;
 #[cfg(test)]
 use crate::remote;
@@ -75,6 +76,12 @@ pub struct Auth {
 
 impl Auth {
     pub fn new(ims_base: &str, scopes: &str, credentials: Credentials) -> Self {
+        for secret in [&credentials.client_secret, &credentials.access_token]
+            .into_iter()
+            .flatten()
+        {
+            crate::redact::register_secret(secret);
+        }
         let cached = credentials.access_token.clone().map(|value| Token {
             value,
             refresh_at: None,
@@ -93,7 +100,7 @@ impl Auth {
     }
 
     /// A valid token, minting one if none is cached or the cached one is about to expire.
-    pub fn token(&self, agent: &ureq::Agent) -> Result<String, String> {
+    pub fn token(&self, client: &http::Client) -> Result<String, AuthError> {
         // Held while minting, so that workers that all find the token expired mint it once.
         let mut cached = self.cached.lock().expect("token lock");
         if let Some(token) = cached.as_ref()
@@ -101,20 +108,39 @@ impl Auth {
         {
             return Ok(token.value.clone());
         }
-        let token = self.mint(agent)?;
+        let reason = if cached.is_some() {
+            "expiring"
+        } else {
+            "none cached"
+        };
+        tracing::debug!(target: "maskflow::auth", reason = %reason, "minting an access token");
+        let token = self.mint(client, None)?;
         let value = token.value.clone();
         *cached = Some(token);
         self.minted.lock().expect("minted lock").push(value.clone());
         Ok(value)
     }
 
-    /// The API refused `token`. Returns whether a fresh one can be tried.
-    pub fn rejected(&self, token: &str) -> bool {
+    /// The API refused `token` with `refusal`. Returns whether a fresh one can be tried.
+    pub fn rejected(&self, token: &str, refusal: &Refusal) -> Result<(), AuthError> {
         let mut cached = self.cached.lock().expect("token lock");
         if cached.as_ref().is_some_and(|t| t.value == token) {
             *cached = None;
         }
-        self.credentials.client_secret.is_some()
+        tracing::debug!(
+            target: "maskflow::auth",
+            status = refusal.status,
+            code = %refusal.code.as_deref().unwrap_or("-"),
+            request_id = %refusal.request_id.as_deref().unwrap_or("-"),
+            "the API refused the access token; minting a fresh one"
+        );
+        if self.credentials.client_secret.is_some() {
+            Ok(())
+        } else {
+            Err(AuthError::NoSecret {
+                refusal: Some(refusal.clone()),
+            })
+        }
     }
 
     /// Tokens minted since the last call, for the reporter to mask in CI logs.
@@ -122,52 +148,75 @@ impl Auth {
         std::mem::take(&mut *self.minted.lock().expect("minted lock"))
     }
 
-    fn mint(&self, agent: &ureq::Agent) -> Result<Token, String> {
+    fn mint(&self, client: &http::Client, refusal: Option<Refusal>) -> Result<Token, AuthError> {
         let Some(secret) = &self.credentials.client_secret else {
-            return Err(
-                "the access token was refused (401) and no client secret is set to mint a new one"
-                    .to_owned(),
-            );
+            return Err(AuthError::NoSecret { refusal });
         };
-        let mut attempt = 0;
+        let mut attempt = 1;
         loop {
             let sent = Instant::now();
-            let result = agent.post(&self.token_url).send_form([
-                ("grant_type", "client_credentials"),
-                ("client_id", self.credentials.client_id.as_str()),
-                ("client_secret", secret.as_str()),
-                ("scope", self.scopes.as_str()),
-            ]);
-            let retryable = match super::read_reply(result) {
-                Ok(reply) if reply.status == 200 => return parse_token(&reply.body, sent),
-                Ok(reply) => {
-                    let status = reply.status;
-                    let why =
-                        error_message(&reply.body).unwrap_or_else(|| format!("HTTP {status}"));
-                    if status < 500 && status != 429 {
-                        return Err(format!(
-                            "IMS refused the client credentials ({status}): {why}"
-                        ));
-                    }
-                    format!("IMS answered {status}: {why}")
+            let request = http::Request::post(&self.token_url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", self.credentials.client_id.as_str()),
+                    ("client_secret", secret.as_str()),
+                    ("scope", self.scopes.as_str()),
+                ])
+                .attempt(attempt);
+            let failure = match super::read_reply(client.send(request)) {
+                Ok(reply) if reply.status == 200 => {
+                    let token = parse_token(&reply.body, sent, reply.request_id.as_deref())?;
+                    crate::redact::register_secret(&token.value);
+                    tracing::debug!(
+                        target: "maskflow::auth",
+                        attempt,
+                        request_id = %reply.request_id.as_deref().unwrap_or("-"),
+                        refresh_in_s = token
+                            .refresh_at
+                            .map_or(0, |at| at.saturating_duration_since(Instant::now()).as_secs()),
+                        "access token minted"
+                    );
+                    return Ok(token);
                 }
-                Err(e) => format!("cannot reach IMS at {}: {}", self.token_url, e.message()),
+                Ok(reply) => {
+                    let refusal =
+                        Refusal::new(reply.status, &reply.body, reply.request_id.as_deref());
+                    if reply.status < 500 && reply.status != 429 {
+                        return Err(AuthError::Refused { refusal });
+                    }
+                    AuthError::Unavailable {
+                        refusal,
+                        attempts: attempt,
+                    }
+                }
+                Err(source) => AuthError::Unreachable {
+                    source,
+                    attempts: attempt,
+                },
             };
-            attempt += 1;
             if attempt >= MINT_ATTEMPTS {
-                return Err(retryable);
+                return Err(failure);
             }
-            std::thread::sleep(super::retry::backoff(attempt));
+            let wait = super::retry::backoff(attempt);
+            let request_id = match &failure {
+                AuthError::Unavailable { refusal, .. } => refusal.request_id.clone(),
+                _ => None,
+            };
+            http::log_retry(wait, &failure.to_string(), attempt, request_id.as_deref());
+            std::thread::sleep(wait);
+            attempt += 1;
         }
     }
 }
 
-fn parse_token(body: &Value, sent: Instant) -> Result<Token, String> {
+fn parse_token(body: &Value, sent: Instant, request_id: Option<&str>) -> Result<Token, AuthError> {
     let value = body
         .get("access_token")
         .and_then(Value::as_str)
         .filter(|t| !t.is_empty())
-        .ok_or("IMS answered 200 without an access_token")?;
+        .ok_or_else(|| AuthError::NoToken {
+            request_id: request_id.map(str::to_owned),
+        })?;
     // `expires_in` is in seconds in the token response (the JWT inside counts milliseconds).
     let lifetime = body
         .get("expires_in")
@@ -221,8 +270,19 @@ mod tests {
         // A given token is used as is, and without a secret it cannot be replaced.
         let agent = remote::agent(Duration::from_secs(1));
         assert_eq!(auth.token(&agent).unwrap(), "t");
-        assert!(!auth.rejected("t"));
-        assert!(auth.token(&agent).is_err());
+        let refusal = Refusal::new(
+            401,
+            &serde_json::json!({"error_code": "401013"}),
+            Some("r1"),
+        );
+        assert!(matches!(
+            auth.rejected("t", &refusal),
+            Err(AuthError::NoSecret { refusal: Some(Refusal { request_id: Some(id), .. }) }) if id == "r1"
+        ));
+        assert!(matches!(
+            auth.token(&agent),
+            Err(AuthError::NoSecret { refusal: None })
+        ));
     }
 
     #[test]
@@ -231,15 +291,20 @@ mod tests {
         let day = parse_token(
             &serde_json::json!({"access_token": "a", "expires_in": 86399}),
             now,
+            None,
         )
         .unwrap();
         assert_eq!(day.refresh_at, Some(now + Duration::from_secs(86399 - 300)));
         let short = parse_token(
             &serde_json::json!({"access_token": "a", "expires_in": "10"}),
             now,
+            None,
         )
         .unwrap();
         assert_eq!(short.refresh_at, Some(now + Duration::from_secs(8)));
-        assert!(parse_token(&serde_json::json!({"token": "a"}), now).is_err());
+        assert!(matches!(
+            parse_token(&serde_json::json!({"token": "a"}), now, Some("r2")),
+            Err(AuthError::NoToken { request_id: Some(id) }) if id == "r2"
+        ));
     }
 }

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use image::GrayImage;
 
-use super::{JobHandle, Photoshop, Seat, WaitError};
+use super::{JobError as ServiceJobError, JobHandle, Photoshop, Seat, SubmitError, WaitError};
 use crate::lock::JobRecord;
 use crate::manifest::{Input, Step};
 use crate::redact::SecretUrl;
-use crate::storage::Stager;
+use crate::storage::{StageError, Stager};
 
 /// Why one photoshop job gave no mask. Each variant carries its own hint.
 #[derive(Debug, thiserror::Error)]
@@ -18,18 +18,18 @@ pub enum JobError {
     #[error("local inputs need `storage.staging`")]
     NoStaging { key: String },
     /// The staging bucket could not give the URLs a sensei job writes its mask to.
-    #[error("{message}")]
-    MaskUrls { message: String },
-    #[error("{message}")]
-    Stage { path: PathBuf, message: String },
-    #[error("{message}")]
-    Submit { message: String },
+    #[error(transparent)]
+    MaskUrls { source: StageError },
+    #[error("{source}")]
+    Stage { path: PathBuf, source: StageError },
+    #[error(transparent)]
+    Submit { source: SubmitError },
     /// The job ended without a mask, or its mask could not be collected.
-    #[error("{message}")]
-    Failed { message: String },
+    #[error(transparent)]
+    Failed { source: Box<ServiceJobError> },
     /// The job may still finish: it stays recorded as in flight for the next run.
-    #[error("{message}")]
-    Unfinished { message: String },
+    #[error(transparent)]
+    Unfinished { source: Box<ServiceJobError> },
     #[error("the run stopped before the job was recorded")]
     Stopped { job: String },
     #[error(
@@ -53,19 +53,10 @@ impl JobError {
                  an https URL"
                     .to_owned(),
             ),
-            JobError::Failed { message } if message.contains("Unable to access the input") => Some(
-                "the service could not read the input URL: it must be reachable from the \
-                     service and must not expire before the job runs; staged URLs live \
-                     `storage.expires_seconds`"
-                    .to_owned(),
-            ),
-            JobError::MaskUrls { .. }
-            | JobError::Stage { .. }
-            | JobError::Submit { .. }
-            | JobError::Failed { .. }
-            | JobError::Unfinished { .. }
-            | JobError::Stopped { .. }
-            | JobError::MaskSize { .. } => None,
+            JobError::MaskUrls { source } | JobError::Stage { source, .. } => source.hint(),
+            JobError::Submit { source } => source.hint(),
+            JobError::Failed { source } | JobError::Unfinished { source } => source.hint(),
+            JobError::Stopped { .. } | JobError::MaskSize { .. } => None,
         }
     }
 
@@ -148,7 +139,7 @@ impl Lifecycle<'_> {
                         }
                         job
                     }
-                    Err(message) => return (Ending::Failed(JobError::Submit { message }), None),
+                    Err(source) => return (Ending::Failed(JobError::Submit { source }), None),
                 }
             }
         };
@@ -157,8 +148,8 @@ impl Lifecycle<'_> {
                 Ok(()) => Ending::Delivered(deliver(mask)),
                 Err(error) => Ending::Failed(error),
             },
-            Err(WaitError::Failed(message)) => Ending::Failed(JobError::Failed { message }),
-            Err(WaitError::Unfinished(message)) => Ending::Failed(JobError::Unfinished { message }),
+            Err(WaitError::Failed(source)) => Ending::Failed(JobError::Failed { source }),
+            Err(WaitError::Unfinished(source)) => Ending::Failed(JobError::Unfinished { source }),
         };
         drop(seat);
         (ending, Some(job.id))
@@ -182,7 +173,7 @@ impl Lifecycle<'_> {
                 let (put, get) = self
                     .staging(step)?
                     .mask_urls(order.fingerprint)
-                    .map_err(|message| JobError::MaskUrls { message })?;
+                    .map_err(|source| JobError::MaskUrls { source })?;
                 Ok((Some(put), Some(get)))
             }
             (None, false) => Ok((None, None)),
@@ -199,9 +190,9 @@ impl Lifecycle<'_> {
         let staged = self
             .staging(step)?
             .stage_input(path)
-            .map_err(|message| JobError::Stage {
+            .map_err(|source| JobError::Stage {
                 path: path.to_owned(),
-                message,
+                source,
             })?;
         if staged.uploaded {
             progress.uploaded(&staged.object.to_string());

@@ -4,6 +4,7 @@
 //! paid job. Status requests are idempotent and are retried.
 
 mod auth;
+mod error;
 mod flight;
 pub mod lifecycle;
 mod limiter;
@@ -18,12 +19,14 @@ use image::GrayImage;
 use serde_json::Value;
 
 pub use auth::{CredentialError, Credentials};
+pub use error::{AuthError, JobError, Refusal, StatusError, SubmitError};
 pub use flight::{Seat, Ticket};
-pub use wire::JobStatus;
+pub use wire::{JobFailure, JobStatus};
 
+use crate::http::{self, TransportError};
 use crate::lock::Lockfile;
 use crate::manifest::{MaskMode, PhotoshopApi, PhotoshopSettings, Step};
-use crate::redact::{SecretUrl, redact_text};
+use crate::redact::SecretUrl;
 use crate::remote;
 use auth::Auth;
 use flight::Flight;
@@ -55,9 +58,19 @@ pub fn identity(settings: &PhotoshopSettings) -> BTreeMap<String, String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WaitError {
     /// The job failed, or its result could not be collected: a new job is needed.
-    Failed(String),
+    Failed(Box<JobError>),
     /// The job may still finish: it stays recorded as in flight for the next run.
-    Unfinished(String),
+    Unfinished(Box<JobError>),
+}
+
+impl WaitError {
+    fn failed(error: JobError) -> Self {
+        WaitError::Failed(Box::new(error))
+    }
+
+    fn unfinished(error: JobError) -> Self {
+        WaitError::Unfinished(Box::new(error))
+    }
 }
 
 pub struct Photoshop {
@@ -70,31 +83,28 @@ pub struct Photoshop {
     status_limiter: SubmitLimiter,
     flight: Flight,
     schedule: Schedule,
-    api_agent: ureq::Agent,
-    transfer_agent: ureq::Agent,
+    api_agent: http::Client,
+    transfer_agent: http::Client,
 }
 
 struct Reply {
     status: u16,
     retry_after: Option<String>,
+    request_id: Option<String>,
     body: Value,
 }
 
-enum CallError {
-    /// Nothing reached the server (connection refused, unknown host): safe to try again.
-    NotSent(String),
-    /// The request may have reached the server.
-    Unknown(String),
-    /// No access token could be had.
-    Auth(String),
+impl Reply {
+    fn refusal(&self) -> Refusal {
+        Refusal::new(self.status, &self.body, self.request_id.as_deref())
+    }
 }
 
-impl CallError {
-    fn message(self) -> String {
-        match self {
-            CallError::NotSent(m) | CallError::Unknown(m) | CallError::Auth(m) => m,
-        }
-    }
+enum CallError {
+    /// No answer; `TransportError::not_sent` tells whether it may have reached the server.
+    Transport(TransportError),
+    /// No access token could be had.
+    Auth(AuthError),
 }
 
 /// A job the service accepted: its id, the status link it gave (if maskflow may follow it),
@@ -188,10 +198,10 @@ impl Photoshop {
         step: &Step,
         input: &SecretUrl,
         output: Option<&SecretUrl>,
-    ) -> Result<JobHandle, String> {
+    ) -> Result<JobHandle, SubmitError> {
         let (url, body) = match self.api {
             PhotoshopApi::Sensei => {
-                let output = output.ok_or("the sensei API needs `mask_url`")?;
+                let output = output.ok_or(SubmitError::NeedsMaskUrl)?;
                 let body = wire::sensei_body(
                     input,
                     output,
@@ -207,35 +217,36 @@ impl Photoshop {
             ),
         };
         let give_up_at = Instant::now() + self.deadline();
-        let mut attempt = 0;
+        let mut attempt = 1;
         loop {
-            let reply = match self.call(|agent, token| {
-                // Counted only once a token is at hand, right before sending (minting one can
-                // take a while), and again from its answer: the service counted it in between.
-                let slot = self.limiter.acquire();
-                let sent = agent
-                    .post(&url)
-                    .header("Authorization", format!("Bearer {token}"))
+            let reply = match self.call(&self.limiter, |token| {
+                http::Request::post(&url)
+                    .bearer(token)
                     .header("x-api-key", self.auth.client_id())
-                    .header("Content-Type", "application/json")
-                    .send_json(&body);
-                self.limiter.settle(slot);
-                sent
+                    .json(&body)
+                    .attempt(attempt)
             }) {
                 Ok(reply) => reply,
-                Err(CallError::NotSent(_)) if Instant::now() < give_up_at => {
+                Err(CallError::Transport(source)) if source.not_sent() => {
+                    if Instant::now() >= give_up_at {
+                        return Err(SubmitError::Unreachable {
+                            source,
+                            attempts: attempt,
+                        });
+                    }
+                    let wait = retry::backoff(attempt);
+                    http::log_retry(wait, &source.to_string(), attempt, None);
+                    std::thread::sleep(wait);
                     attempt += 1;
-                    std::thread::sleep(retry::backoff(attempt));
                     continue;
                 }
-                Err(CallError::Unknown(why)) => {
-                    return Err(format!(
-                        "the submission to {url} may or may not have reached the service ({why}); \
-                         maskflow does not resend it blindly, since that could start a second paid job. \
-                         Rerun to submit again"
-                    ));
+                Err(CallError::Transport(source)) => {
+                    return Err(SubmitError::MaybeSent {
+                        url: url.clone(),
+                        source,
+                    });
                 }
-                Err(e) => return Err(e.message()),
+                Err(CallError::Auth(e)) => return Err(e.into()),
             };
             match reply.status {
                 200..=202 => {
@@ -243,14 +254,19 @@ impl Photoshop {
                         PhotoshopApi::Sensei => wire::sensei_job_id(&reply.body),
                         PhotoshopApi::V2 => wire::v2_job_id(&reply.body),
                     };
-                    let id = id.ok_or_else(|| {
-                        format!(
-                            "the service accepted the job ({}) but named no job id",
-                            reply.status
-                        )
+                    let id = id.ok_or_else(|| SubmitError::NoJobId {
+                        status: reply.status,
+                        request_id: reply.request_id.clone(),
                     })?;
                     let href = wire::status_href(&reply.body)
                         .and_then(|href| self.trusted_link(&href, &id));
+                    tracing::info!(
+                        target: "maskflow::photoshop",
+                        job = %id,
+                        attempt,
+                        request_id = %reply.request_id.as_deref().unwrap_or("-"),
+                        "job submitted"
+                    );
                     return Ok(JobHandle {
                         id,
                         href,
@@ -258,28 +274,39 @@ impl Photoshop {
                     });
                 }
                 429 if Instant::now() < give_up_at => {
-                    attempt += 1;
-                    let wait = self.retry_wait(&reply, attempt);
+                    let (wait, source) = self.retry_wait(&reply, attempt);
+                    http::log_retry(
+                        wait,
+                        &format!("the submission answered 429 ({source}); every worker holds back"),
+                        attempt,
+                        reply.request_id.as_deref(),
+                    );
                     // The limit is the organization's: every worker holds back, not just this one.
                     self.limiter.pause_until(Instant::now() + wait);
+                    attempt += 1;
+                }
+                429 => {
+                    return Err(SubmitError::RateLimited {
+                        refusal: reply.refusal(),
+                        attempts: attempt,
+                    });
                 }
                 410 if self.api == PhotoshopApi::Sensei => {
-                    return Err(format!(
-                        "{url} is retired (410 Gone); set `photoshop: {{api: v2}}` to use /v2/remove-background"
-                    ));
+                    return Err(SubmitError::Retired {
+                        url: url.clone(),
+                        refusal: reply.refusal(),
+                    });
                 }
-                status @ 500..=599 => {
-                    return Err(format!(
-                        "the service answered {status} to the submission{}; it may have started a job anyway, \
-                         so maskflow does not resend it blindly. Rerun to submit again",
-                        describe(&reply.body)
-                    ));
+                500..=599 => {
+                    return Err(SubmitError::ServerError {
+                        refusal: reply.refusal(),
+                        attempt,
+                    });
                 }
-                status => {
-                    return Err(format!(
-                        "the service refused the submission ({status}){}",
-                        describe(&reply.body)
-                    ));
+                _ => {
+                    return Err(SubmitError::Refused {
+                        refusal: reply.refusal(),
+                    });
                 }
             }
         }
@@ -293,15 +320,17 @@ impl Photoshop {
         job: &JobHandle,
         read: Option<&SecretUrl>,
     ) -> Result<GrayImage, WaitError> {
+        let _span = tracing::info_span!("job", id = %job.id).entered();
         let limits = &self.settings.limits;
         let deadline = Instant::now() + self.deadline();
         let url = self.status_url(&job.id, job.href.as_deref());
         let id = &job.id;
         let unfinished = || {
-            WaitError::Unfinished(format!(
-                "job {id} did not finish within {} s; it stays recorded as in flight and the next run resumes it",
-                limits.deadline_seconds
-            ))
+            tracing::info!(target: "maskflow::photoshop", "job not finished by its deadline");
+            WaitError::unfinished(JobError::Deadline {
+                id: id.clone(),
+                deadline: seconds(limits.deadline_seconds),
+            })
         };
         let mut watch = self.schedule.watch(job.accepted);
         let mut failures = 0;
@@ -314,31 +343,63 @@ impl Photoshop {
                 None => {}
             }
             watch.polled();
-            match self.status_at(&url) {
+            match self.status_at(&url, failures + 1) {
                 Ok((JobStatus::Succeeded { result_url }, service)) => {
+                    tracing::info!(target: "maskflow::photoshop", "job succeeded");
                     self.schedule
                         .learn(schedule::latency_of(watch.age(), service));
                     drop(watch);
                     return self.collect(step, id, read, result_url.as_deref());
                 }
-                Ok((JobStatus::Failed { message }, _)) => {
-                    return Err(WaitError::Failed(format!("job {id} failed: {message}")));
+                Ok((JobStatus::Failed(failure), _)) => {
+                    tracing::info!(
+                        target: "maskflow::photoshop",
+                        code = %failure.code.as_deref().unwrap_or("-"),
+                        "job failed"
+                    );
+                    return Err(WaitError::failed(JobError::Failed {
+                        id: id.clone(),
+                        failure,
+                    }));
                 }
-                Ok(_) => failures = 0,
+                Ok((status, _)) => {
+                    tracing::trace!(target: "maskflow::photoshop", status = %status.name(), "job not done");
+                    failures = 0;
+                }
                 // The status limiter holds every status request back; submissions go on.
                 Err(StatusError::Limited { .. }) => {}
-                Err(StatusError::Retry { wait, message }) => {
+                Err(source) if source.is_transient() => {
                     failures += 1;
                     if failures >= STATUS_FAILURES {
-                        return Err(WaitError::Unfinished(format!(
-                            "cannot read the status of job {id} ({message}); it stays recorded as in flight and the next run resumes it"
-                        )));
+                        return Err(WaitError::unfinished(JobError::StatusUnreadable {
+                            id: id.clone(),
+                            source,
+                            attempts: failures,
+                        }));
                     }
-                    retry_at =
-                        Some(Instant::now() + wait.unwrap_or_else(|| retry::backoff(failures)));
+                    let (wait, why) = match &source {
+                        StatusError::Server {
+                            wait: Some(wait), ..
+                        } => (*wait, "Retry-After"),
+                        _ => (retry::backoff(failures), "backoff"),
+                    };
+                    let request_id = match &source {
+                        StatusError::Server { refusal, .. } => refusal.request_id.clone(),
+                        _ => None,
+                    };
+                    http::log_retry(
+                        wait,
+                        &format!("{source} ({why})"),
+                        failures,
+                        request_id.as_deref(),
+                    );
+                    retry_at = Some(Instant::now() + wait);
                 }
-                Err(StatusError::Fatal(message)) => {
-                    return Err(WaitError::Failed(format!("job {id}: {message}")));
+                Err(source) => {
+                    return Err(WaitError::failed(JobError::Status {
+                        id: id.clone(),
+                        source,
+                    }));
                 }
             }
         }
@@ -346,30 +407,27 @@ impl Photoshop {
 
     /// One status request for job `job`, at `href` (the service's link) when maskflow may follow it.
     pub fn status(&self, job: &str, href: Option<&str>) -> Result<JobStatus, StatusError> {
-        self.status_at(&self.status_url(job, href))
+        self.status_at(&self.status_url(job, href), 1)
             .map(|(status, _)| status)
     }
 
     /// One status request, through the status limiter; for a succeeded job, also how long the
     /// service says it took.
-    fn status_at(&self, url: &str) -> Result<(JobStatus, Option<Duration>), StatusError> {
+    fn status_at(
+        &self,
+        url: &str,
+        attempt: u32,
+    ) -> Result<(JobStatus, Option<Duration>), StatusError> {
         let reply = self
-            .call(|agent, token| {
-                let slot = self.status_limiter.acquire();
-                let sent = agent
-                    .get(url)
-                    .header("Authorization", format!("Bearer {token}"))
+            .call(&self.status_limiter, |token| {
+                http::Request::get(url)
+                    .bearer(token)
                     .header("x-api-key", self.auth.client_id())
-                    .call();
-                self.status_limiter.settle(slot);
-                sent
+                    .attempt(attempt)
             })
             .map_err(|e| match e {
-                CallError::Auth(m) => StatusError::Fatal(m),
-                e => StatusError::Retry {
-                    wait: None,
-                    message: e.message(),
-                },
+                CallError::Auth(e) => StatusError::Auth(e),
+                CallError::Transport(e) => StatusError::Transport(e),
             })?;
         match reply.status {
             200..=299 => {
@@ -380,28 +438,34 @@ impl Photoshop {
                 Ok((status, took))
             }
             429 => {
-                let wait = self.retry_wait(&reply, 1);
+                let (wait, source) = self.retry_wait(&reply, 1);
+                http::log_retry(
+                    wait,
+                    &format!(
+                        "a status request answered 429 ({source}); every status request holds back"
+                    ),
+                    attempt,
+                    reply.request_id.as_deref(),
+                );
                 self.status_limiter.pause_until(Instant::now() + wait);
                 Err(StatusError::Limited {
                     wait,
-                    message: format!("status answered 429{}", describe(&reply.body)),
+                    refusal: reply.refusal(),
                 })
             }
-            500..=599 => Err(StatusError::Retry {
+            500..=599 => Err(StatusError::Server {
                 wait: reply
                     .retry_after
                     .as_deref()
                     .and_then(|v| retry::retry_after(v, SystemTime::now())),
-                message: format!("status answered {}{}", reply.status, describe(&reply.body)),
+                refusal: reply.refusal(),
             }),
-            404 => Err(StatusError::Fatal(format!(
-                "the service does not know this job (404){}",
-                describe(&reply.body)
-            ))),
-            status => Err(StatusError::Fatal(format!(
-                "status answered {status}{}",
-                describe(&reply.body)
-            ))),
+            404 => Err(StatusError::UnknownJob {
+                refusal: reply.refusal(),
+            }),
+            _ => Err(StatusError::Refused {
+                refusal: reply.refusal(),
+            }),
         }
     }
 
@@ -412,33 +476,42 @@ impl Photoshop {
         read: Option<&SecretUrl>,
         result_url: Option<&str>,
     ) -> Result<GrayImage, WaitError> {
+        let failed = WaitError::failed;
         let source = match self.api {
             PhotoshopApi::Sensei => read
                 .cloned()
-                .ok_or_else(|| WaitError::Failed("the sensei API needs `mask_url`".to_owned()))?,
+                .ok_or_else(|| failed(JobError::NeedsMaskUrl))?,
             PhotoshopApi::V2 => {
-                let raw = result_url.ok_or_else(|| {
-                    WaitError::Failed(format!("job {job} succeeded without a result URL"))
-                })?;
+                let raw =
+                    result_url.ok_or_else(|| failed(JobError::NoResult { id: job.to_owned() }))?;
                 SecretUrl::parse(raw).map_err(|e| {
-                    WaitError::Failed(format!("job {job} gave an invalid result URL: {e}"))
+                    failed(JobError::BadResultUrl {
+                        id: job.to_owned(),
+                        reason: e.to_string(),
+                    })
                 })?
             }
         };
-        let mut attempt = 0;
+        let mut attempt = 1;
         let bytes = loop {
             match remote::fetch(&self.transfer_agent, &source, remote::MAX_DOWNLOAD_BYTES) {
                 Ok(bytes) => break bytes,
-                Err(e) => {
+                Err(e) if e.is_transient() && attempt < DOWNLOAD_ATTEMPTS => {
+                    let wait = retry::backoff(attempt);
+                    let request_id = match &e {
+                        remote::RemoteError::Status { request_id, .. } => request_id.clone(),
+                        _ => None,
+                    };
+                    http::log_retry(wait, &e.to_string(), attempt, request_id.as_deref());
+                    std::thread::sleep(wait);
                     attempt += 1;
-                    let transient = matches!(&e, remote::RemoteError::Transport { .. })
-                        || matches!(&e, remote::RemoteError::Status { status, .. } if *status >= 500);
-                    if !transient || attempt >= DOWNLOAD_ATTEMPTS {
-                        return Err(WaitError::Failed(format!(
-                            "job {job} succeeded, but its mask cannot be read: {e}"
-                        )));
-                    }
-                    std::thread::sleep(retry::backoff(attempt));
+                }
+                Err(source) => {
+                    return Err(failed(JobError::Download {
+                        id: job.to_owned(),
+                        source,
+                        attempts: attempt,
+                    }));
                 }
             }
         };
@@ -451,9 +524,10 @@ impl Photoshop {
             crate::engine::DecodeLimits::default(),
         )
         .map_err(|e| {
-            WaitError::Failed(format!(
-                "job {job} succeeded, but its mask cannot be used: {e}"
-            ))
+            failed(JobError::Unusable {
+                id: job.to_owned(),
+                reason: e.to_string(),
+            })
         })?;
         Ok(crate::engine::finish_mask(mask, step.mask))
     }
@@ -494,88 +568,70 @@ impl Photoshop {
         Duration::from_secs_f64(self.settings.limits.deadline_seconds.max(1.0))
     }
 
-    fn retry_wait(&self, reply: &Reply, attempt: u32) -> Duration {
-        reply
+    /// How long to wait after `reply` (a 429), and where that came from.
+    fn retry_wait(&self, reply: &Reply, attempt: u32) -> (Duration, &'static str) {
+        match reply
             .retry_after
             .as_deref()
             .and_then(|v| retry::retry_after(v, SystemTime::now()))
-            .unwrap_or_else(|| retry::backoff(attempt))
+        {
+            Some(wait) => (wait, "Retry-After"),
+            None => (retry::backoff(attempt), "backoff"),
+        }
     }
 
     /// Sends an authorized request; on a 401, mints a fresh token and sends it once more.
-    fn call(
+    fn call<'u>(
         &self,
-        send: impl Fn(&ureq::Agent, &str) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        limiter: &SubmitLimiter,
+        request: impl Fn(&str) -> http::Request<'u>,
     ) -> Result<Reply, CallError> {
         let token = self.auth.token(&self.api_agent).map_err(CallError::Auth)?;
-        let reply = read_reply(send(&self.api_agent, &token))?;
-        if reply.status == 401 && self.auth.rejected(&token) {
-            let token = self.auth.token(&self.api_agent).map_err(CallError::Auth)?;
-            return read_reply(send(&self.api_agent, &token));
+        let reply = read_reply(self.send_counted(limiter, request(&token)))
+            .map_err(CallError::Transport)?;
+        if reply.status != 401 {
+            return Ok(reply);
         }
+        self.auth
+            .rejected(&token, &reply.refusal())
+            .map_err(CallError::Auth)?;
+        let token = self.auth.token(&self.api_agent).map_err(CallError::Auth)?;
+        let reply = read_reply(self.send_counted(limiter, request(&token)))
+            .map_err(CallError::Transport)?;
         if reply.status == 401 {
-            return Err(CallError::Auth(format!(
-                "the access token was refused (401){}",
-                describe(&reply.body)
-            )));
+            return Err(CallError::Auth(AuthError::TokenRefused {
+                refusal: reply.refusal(),
+            }));
         }
         Ok(reply)
     }
-}
 
-/// Why a status request gave no status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StatusError {
-    Retry {
-        wait: Option<Duration>,
-        message: String,
-    },
-    /// A 429: every status request waits `wait`.
-    Limited {
-        wait: Duration,
-        message: String,
-    },
-    Fatal(String),
-}
-
-impl std::fmt::Display for StatusError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StatusError::Retry { message, .. }
-            | StatusError::Limited { message, .. }
-            | StatusError::Fatal(message) => f.write_str(message),
-        }
+    /// Sends through `limiter`: counted only once a token is at hand, right before sending
+    /// (minting one can take a while), and again from its answer, since the service counted
+    /// it somewhere in between.
+    fn send_counted(
+        &self,
+        limiter: &SubmitLimiter,
+        request: http::Request<'_>,
+    ) -> Result<http::Response, TransportError> {
+        let slot = limiter.acquire();
+        let sent = self.api_agent.send(request);
+        limiter.settle(slot);
+        sent
     }
 }
 
-fn read_reply(
-    result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-) -> Result<Reply, CallError> {
-    let mut response = result.map_err(|e| {
-        let message = redact_text(&e.to_string());
-        match e {
-            ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => {
-                CallError::NotSent(message)
-            }
-            _ => CallError::Unknown(message),
-        }
-    })?;
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let text = response
-        .body_mut()
-        .with_config()
-        .limit(1 << 20)
-        .read_to_string()
-        .unwrap_or_default();
+fn read_reply(result: Result<http::Response, TransportError>) -> Result<Reply, TransportError> {
+    let response = result?;
+    let status = response.status();
+    let retry_after = response.header("retry-after").map(str::to_owned);
+    let request_id = response.request_id().map(str::to_owned);
+    let text = response.excerpt(1 << 20);
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
     Ok(Reply {
         status,
         retry_after,
+        request_id,
         body,
     })
 }
@@ -583,10 +639,6 @@ fn read_reply(
 /// Seconds from a setting; out-of-range values saturate instead of panicking.
 fn seconds(value: f64) -> Duration {
     Duration::try_from_secs_f64(value.max(0.0)).unwrap_or(Duration::MAX)
-}
-
-fn describe(body: &Value) -> String {
-    wire::error_message(body).map_or_else(String::new, |m| format!(": {m}"))
 }
 
 /// Mask mode names as the lockfile records them.

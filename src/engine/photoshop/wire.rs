@@ -115,9 +115,7 @@ pub enum JobStatus {
     Succeeded {
         result_url: Option<String>,
     },
-    Failed {
-        message: String,
-    },
+    Failed(JobFailure),
     /// A status this client does not know: keep polling until the deadline.
     Other(String),
 }
@@ -146,11 +144,72 @@ pub fn parse_status(body: &Value) -> JobStatus {
                 .map(str::to_owned),
         },
         // Never infer failure from `errors` alone: succeeded bodies have been seen with `"errors":[{}]`.
-        "failed" => JobStatus::Failed {
+        "failed" => JobStatus::Failed(JobFailure {
+            code: error_code(body),
             message: error_message(body).unwrap_or_else(|| "the job failed".to_owned()),
-        },
+        }),
         other => JobStatus::Other(other.to_owned()),
     }
+}
+
+/// Why the service says a job failed: its error code and its explanation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFailure {
+    /// `type` (sensei) or `errorCode` (v2), e.g. `ResourceNotFound`, `input_not_accessible`.
+    pub code: Option<String>,
+    /// URLs redacted.
+    pub message: String,
+}
+
+impl std::fmt::Display for JobFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl JobFailure {
+    /// What to do about it, by the service's error code.
+    pub fn hint(&self) -> Option<String> {
+        let hint = match self.code.as_deref()? {
+            "ResourceNotFound" | "input_not_accessible" => {
+                "the service could not read the input URL: it must be reachable from the \
+                 service and must not expire before the job runs; staged URLs live \
+                 `storage.expires_seconds`"
+            }
+            "AuthForbidden" | "output_upload_failed" => {
+                "the service could not write the mask: the mask URL must accept a PUT from the \
+                 service and must not expire before the job runs"
+            }
+            "InputValidationError" | "invalid_input" => {
+                "the input must be a PNG or JPEG the service can decode, within its size limits"
+            }
+            _ => return None,
+        };
+        Some(hint.to_owned())
+    }
+}
+
+/// The service's error code, from any of the API's error shapes (the first one found).
+pub fn error_code(body: &Value) -> Option<String> {
+    let code_of = |item: &Value| {
+        ["type", "error_code", "errorCode", "error"]
+            .iter()
+            .find_map(|k| match item.get(*k) {
+                Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            })
+    };
+    ["errors", "errorDetails"]
+        .iter()
+        .filter_map(|key| match body.get(*key) {
+            Some(Value::Array(items)) => items.iter().find_map(code_of),
+            Some(item @ Value::Object(_)) => code_of(item),
+            _ => None,
+        })
+        .next()
+        .or_else(|| code_of(body))
+        .map(|code| code.chars().take(64).collect())
 }
 
 /// A readable message from any of the API's error shapes, with URLs redacted.
@@ -283,21 +342,31 @@ mod tests {
         let object = json!({"status": "failed", "errors": {"type": "ResourceNotFound", "code": 404,
             "title": "Requested resource was not found",
             "details": [{"name": "https://b/in.png?sig=S", "reason": "Unable to access the input href"}]}});
-        let JobStatus::Failed { message } = parse_status(&object) else {
+        let JobStatus::Failed(failure) = parse_status(&object) else {
             panic!()
         };
         assert_eq!(
-            message,
+            failure.message,
             "ResourceNotFound (404): Requested resource was not found [Unable to access the input href: https://b/in.png]"
+        );
+        assert_eq!(failure.code.as_deref(), Some("ResourceNotFound"));
+        assert!(
+            failure
+                .hint()
+                .unwrap()
+                .contains("could not read the input URL")
         );
         let array = json!({"status": "failed", "errors": [{"type": "AuthForbidden", "code": 403,
             "title": "Access Is Forbidden", "details": {"name": "u", "reason": "Unable to upload the outputs"}}]});
-        assert!(matches!(parse_status(&array), JobStatus::Failed { message }
-            if message.contains("AuthForbidden (403)") && message.contains("Unable to upload the outputs")));
+        assert!(
+            matches!(parse_status(&array), JobStatus::Failed(JobFailure { message, code })
+            if message.contains("AuthForbidden (403)") && message.contains("Unable to upload the outputs")
+                && code.as_deref() == Some("AuthForbidden"))
+        );
         let nested = json!({"status": "failed", "errors": {"type": "ResourceNotFound", "code": 404,
             "title": "Requested resource was not found",
             "errorDetails": [{"name": "https://b/in.png?sig=S", "reason": "Unable to access the input href"}]}});
-        let JobStatus::Failed { message } = parse_status(&nested) else {
+        let JobStatus::Failed(JobFailure { message, .. }) = parse_status(&nested) else {
             panic!()
         };
         assert_eq!(
@@ -306,16 +375,20 @@ mod tests {
         );
         let v2 = json!({"status": "failed", "errorDetails": [{"errorCode": "runtime_error", "message": "boom"}]});
         assert!(
-            matches!(parse_status(&v2), JobStatus::Failed { message } if message == "runtime_error: boom")
+            matches!(parse_status(&v2), JobStatus::Failed(JobFailure { message, code })
+                if message == "runtime_error: boom" && code.as_deref() == Some("runtime_error"))
         );
         let gateway = json!({"error_code": "401013", "message": "Oauth token is not valid"});
         assert_eq!(
             error_message(&gateway).as_deref(),
             Some("401013: Oauth token is not valid")
         );
+        assert_eq!(error_code(&gateway).as_deref(), Some("401013"));
+        let oauth = json!({"error": "invalid_client", "error_description": "bad secret"});
+        assert_eq!(error_code(&oauth).as_deref(), Some("invalid_client"));
         assert!(matches!(
             parse_status(&json!({"status": "failed"})),
-            JobStatus::Failed { .. }
+            JobStatus::Failed(JobFailure { code: None, .. })
         ));
     }
 
