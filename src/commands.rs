@@ -372,8 +372,8 @@ fn observe(
     photoshop: &manifest::PhotoshopSettings,
 ) -> (Step, Observation, Desired) {
     let output = fsutil::digest_file(&step.output_path).ok();
-    let settings = engine::settings(step.engine, step.mask, photoshop);
-    let engine = engine::identity(step.engine, photoshop);
+    let settings = engine::settings_of(&step, photoshop);
+    let engine = engine::identity_of(&step, photoshop);
     let desired = Desired {
         fingerprint: lock::fingerprint(&digest, &settings, &engine),
         settings,

@@ -11,6 +11,7 @@ pub mod fsutil;
 mod init;
 pub mod lock;
 pub mod manifest;
+pub mod models;
 pub mod plan;
 pub mod redact;
 pub mod remote;

@@ -67,6 +67,17 @@ pub fn download(
     Ok((file, size, digest))
 }
 
+/// Streams what `url` serves into `sink`, refusing anything over `limit` bytes. Returns the
+/// size and BLAKE3 digest; a body cut short is an error, never a short success.
+pub fn download_into(
+    agent: &ureq::Agent,
+    url: &SecretUrl,
+    limit: u64,
+    sink: &mut dyn std::io::Write,
+) -> Result<(u64, String), RemoteError> {
+    stream(agent, url, limit, sink)
+}
+
 /// The size and digest of what `url` serves, streamed through the hash.
 pub fn digest(
     agent: &ureq::Agent,

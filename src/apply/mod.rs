@@ -20,7 +20,7 @@ use image::GrayImage;
 use serde::Serialize;
 
 use crate::engine::photoshop::{self, JobHandle, Photoshop, Seat, WaitError};
-use crate::engine::{self, DecodeLimits, Engine, EngineError, MaskRequest};
+use crate::engine::{self, DecodeLimits, Engine, EngineError};
 use crate::lock::{InputRecord, JobRecord, JobState, LockEntry, LockStore, Origin, OutputRecord};
 use crate::manifest::{EngineKind, Input, PhotoshopApi, PhotoshopSettings, RetouchPolicy, Step};
 use crate::plan::{Action, Desired, Item, Plan, Reason};
@@ -405,7 +405,11 @@ fn remove_orphan(
 
 fn load_engines(work: &[Work], options: &Options) -> Result<Engines, Error> {
     let uses = |kind| work.iter().any(|w| w.step.engine == kind);
-    let local = if uses(EngineKind::Local) {
+    // Steps with a model file load theirs on first use, each failing on its own.
+    let embedded = work
+        .iter()
+        .any(|w| w.step.engine == EngineKind::Local && w.step.model.is_none());
+    let local = if embedded {
         Some(engine::local_engine()?)
     } else {
         None
@@ -598,9 +602,8 @@ fn run_step(
     let step = &work.step;
     match step.engine {
         EngineKind::Local => {
-            let engine = engines.local.expect("loaded for local steps");
             let _slot = engines.local_slots.acquire();
-            let outcome = match run_local(step, engine, engines.decode, folders) {
+            let outcome = match run_local(step, engines.local, engines.decode, folders) {
                 Ok(done) => Outcome::Masked(done),
                 Err(error) => Outcome::Failed(error),
             };
@@ -758,7 +761,7 @@ fn verify_size(step: &Step, mask: &GrayImage) -> Result<(), String> {
 /// Masks one image in-process: read and hash the exact bytes masked, run the engine.
 fn run_local(
     step: &Step,
-    engine: &dyn Engine,
+    engine: Option<&dyn Engine>,
     limits: DecodeLimits,
     folders: &folders::OutputFolders,
 ) -> Result<Done, String> {
@@ -781,17 +784,10 @@ fn run_local(
         size: bytes.len() as u64,
         digest: fsutil::digest_bytes(&bytes),
     };
-    let mask = engine
-        .mask(&MaskRequest {
-            input: &label,
-            bytes: &bytes,
-            mask: step.mask,
-            limits,
-        })
-        .map_err(|e| describe_engine_error(&e))?;
+    let rendered = engine::render::local(step, engine, &label, &bytes, limits)?;
     // The input's bytes are not needed any more; free them before encoding.
     drop(bytes);
-    write_mask(step, &mask, input, folders)
+    write_rendered(step, &rendered, input, folders)
 }
 
 /// Writes the mask through its folder's handle. The error names the mask by its key: the
@@ -802,7 +798,26 @@ fn write_mask(
     input: InputRecord,
     folders: &folders::OutputFolders,
 ) -> Result<Done, String> {
-    let png = encode_png(mask)?;
+    write_png(step, encode_png(mask)?, mask.dimensions(), input, folders)
+}
+
+/// [`write_mask`] for a mask or a cutout.
+fn write_rendered(
+    step: &Step,
+    rendered: &engine::cutout::Rendered,
+    input: InputRecord,
+    folders: &folders::OutputFolders,
+) -> Result<Done, String> {
+    write_png(step, rendered.encode_png()?, rendered.dimensions(), input, folders)
+}
+
+fn write_png(
+    step: &Step,
+    png: Vec<u8>,
+    (width, height): (u32, u32),
+    input: InputRecord,
+    folders: &folders::OutputFolders,
+) -> Result<Done, String> {
     folders
         .write(&step.output_path, &png)
         .map_err(|e| format!("cannot write {}: {}", step.key, fsutil::io_reason(&e)))?;
@@ -812,17 +827,10 @@ fn write_mask(
             target: step.key.clone(),
             size: png.len() as u64,
             digest: fsutil::digest_bytes(&png),
-            width: mask.width(),
-            height: mask.height(),
+            width,
+            height,
         },
     })
-}
-
-fn describe_engine_error(e: &EngineError) -> String {
-    match e.hint() {
-        Some(hint) => format!("{e} ({hint})"),
-        None => e.to_string(),
-    }
 }
 
 pub(crate) fn encode_png(mask: &GrayImage) -> Result<Vec<u8>, String> {
@@ -1061,6 +1069,8 @@ mod tests {
                         mask_read_url: None,
                         origin: crate::manifest::Pos::START,
                         retouched: RetouchPolicy::default(),
+                        output_kind: crate::manifest::OutputKind::Mask,
+                        model: None,
                     },
                     action: Action::Create,
                     desired: Desired {
