@@ -39,6 +39,11 @@ pub fn run(cli: Cli) -> ExitCode {
             reporter.report(Event::Document(&schema));
             Ok(exit::OK)
         }
+        Command::Models => {
+            let listing = crate::models::known::listing(cli.format == crate::report::Format::Json);
+            reporter.report(Event::Document(&listing));
+            Ok(exit::OK)
+        }
     };
     match result {
         Ok(code) => exit_code(code),

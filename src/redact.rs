@@ -61,7 +61,7 @@ pub fn redact_text(text: &str) -> String {
         out.push_str(&rest[..start]);
         let candidate = &rest[start..];
         let end = candidate
-            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>'))
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>'))
             .unwrap_or(candidate.len());
         match url::Url::parse(&candidate[..end]) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => out.push_str(&redact(&url)),
@@ -105,6 +105,11 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("http://127.0.0.1:9/x.png failed"), "{shown}");
+        assert_eq!(
+            redact_text("model `https://h/m.onnx?sig=S` failed"),
+            "model `https://h/m.onnx` failed",
+            "a backtick ends a quoted URL"
+        );
         assert_eq!(
             redact_text("no urls, just httpish words"),
             "no urls, just httpish words"

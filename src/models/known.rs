@@ -47,6 +47,48 @@ pub fn by_sha256(sha256: &str) -> Option<&'static KnownModel> {
     KNOWN.iter().find(|m| m.sha256 == sha256)
 }
 
+/// The table `maskflow models` prints: aligned text, or a JSON array.
+pub fn listing(json: bool) -> String {
+    if json {
+        let models: Vec<serde_json::Value> = KNOWN
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "name": m.name,
+                    "sha256": m.sha256,
+                    "bytes": m.bytes,
+                    "input_size": m.recipe.side,
+                    "recipe": m.recipe.describe(),
+                    "licence": m.licence,
+                    "embedded": m.embedded,
+                    "found_in": m.found_in,
+                })
+            })
+            .collect();
+        return serde_json::to_string_pretty(&models).expect("plain values serialize") + "\n";
+    }
+    let mut out = format!(
+        "{:<8} {:>9} {:>6}  {:<10} {:<8}  {}\n",
+        "NAME", "SIZE", "INPUT", "LICENCE", "EMBEDDED", "SHA256"
+    );
+    for m in KNOWN {
+        out += &format!(
+            "{:<8} {:>6.1} MB {:>6}  {:<10} {:<8}  {}\n",
+            m.name,
+            m.bytes as f64 / 1e6,
+            format!("{0}x{0}", m.recipe.side),
+            m.licence,
+            if m.embedded { "yes" } else { "no" },
+            m.sha256
+        );
+    }
+    out += "\nA known model needs only `source` and `sha256` under `model:`; where each file was found:\n";
+    for m in KNOWN {
+        out += &format!("  {}: {}\n", m.name, m.found_in);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
