@@ -679,8 +679,8 @@ fn run_photoshop(
         }
     };
     let outcome = match photoshop.wait(step, &job, mask_get.as_ref()) {
-        Ok(mask) => match verify_size(step, &mask)
-            .and_then(|()| write_mask(step, &mask, work.observed.clone(), folders))
+        Ok(rendered) => match verify_size(step, rendered.dimensions())
+            .and_then(|()| write_rendered(step, &rendered, work.observed.clone(), folders))
         {
             Ok(done) => Outcome::Masked(done),
             Err(error) => Outcome::Failed(error),
@@ -734,7 +734,7 @@ fn record_submission(work: &Work, job: &JobHandle, sender: &mpsc::Sender<Message
 }
 
 /// A mask from a service must fit its image: same size (or turned, for an EXIF rotation).
-fn verify_size(step: &Step, mask: &GrayImage) -> Result<(), String> {
+fn verify_size(step: &Step, got: (u32, u32)) -> Result<(), String> {
     let Input::Local(path) = &step.input else {
         return Ok(());
     };
@@ -745,7 +745,6 @@ fn verify_size(step: &Step, mask: &GrayImage) -> Result<(), String> {
     let Some((width, height)) = dimensions else {
         return Ok(());
     };
-    let got = (mask.width(), mask.height());
     if got == (width, height) || got == (height, width) {
         Ok(())
     } else {
@@ -792,16 +791,6 @@ fn run_local(
 
 /// Writes the mask through its folder's handle. The error names the mask by its key: the
 /// lockfile stores it, so it must not hold a temporary file's random name.
-fn write_mask(
-    step: &Step,
-    mask: &GrayImage,
-    input: InputRecord,
-    folders: &folders::OutputFolders,
-) -> Result<Done, String> {
-    write_png(step, encode_png(mask)?, mask.dimensions(), input, folders)
-}
-
-/// [`write_mask`] for a mask or a cutout.
 fn write_rendered(
     step: &Step,
     rendered: &engine::cutout::Rendered,
@@ -833,12 +822,6 @@ fn write_png(
     })
 }
 
-pub(crate) fn encode_png(mask: &GrayImage) -> Result<Vec<u8>, String> {
-    let mut png = Vec::new();
-    mask.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| format!("cannot encode the mask as PNG: {e}"))?;
-    Ok(png)
-}
 
 fn record(
     work: Work,

@@ -40,6 +40,19 @@ pub fn compose(rgb: RgbImage, mask: &GrayImage) -> RgbaImage {
     RgbaImage::from_raw(width, height, rgba).expect("4 bytes a pixel")
 }
 
+/// The cutout of one input by the embedded model, with a soft mask as alpha (`request.mask`
+/// is not applied: services cut out with soft edges).
+pub fn cut_out(request: &super::MaskRequest<'_>) -> Result<RgbaImage, super::EngineError> {
+    let rgb = super::decode::decode_rgb(request.input, request.bytes, request.limits)?;
+    let soft = super::local::LocalEngine::shared()?
+        .soft_mask(&rgb)
+        .map_err(|message| super::EngineError::Inference {
+            path: request.input.to_owned(),
+            message,
+        })?;
+    Ok(compose(rgb, &soft))
+}
+
 /// Makes `mode` of a cutout's alpha (a service's cutout is always soft).
 pub fn finish_alpha(mut cutout: RgbaImage, mode: crate::manifest::MaskMode) -> RgbaImage {
     if mode == crate::manifest::MaskMode::Binary {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use image::GrayImage;
 
-pub use decode::{DEFAULT_MAX_PIXELS, DecodeLimits, decode_gray};
+pub use decode::{DEFAULT_MAX_PIXELS, DecodeLimits, decode_gray, decode_rgba};
 
 use crate::manifest::{EngineKind, MaskMode, OutputKind, PhotoshopSettings, Step};
 

@@ -34,12 +34,14 @@ pub fn local(
                 .map_err(|e| describe(&e))?;
             return Ok(Rendered::Mask(mask));
         }
-        let rgb = decode_rgb(input, bytes, limits).map_err(|e| describe(&e))?;
-        let soft = super::local::LocalEngine::shared()
-            .map_err(|e| describe(&e))?
-            .soft_mask(&rgb)
-            .map_err(|message| format!("inference failed for {}: {message}", input.display()))?;
-        return Ok(Rendered::Cutout(compose(rgb, &finish_mask(soft, step.mask))));
+        let cutout = super::cutout::cut_out(&MaskRequest {
+            input,
+            bytes,
+            mask: step.mask,
+            limits,
+        })
+        .map_err(|e| describe(&e))?;
+        return Ok(Rendered::Cutout(super::cutout::finish_alpha(cutout, step.mask)));
     };
     let model = crate::models::load(spec).map_err(|e| match e.hint() {
         Some(hint) => format!("{e} ({hint})"),
