@@ -16,7 +16,7 @@ if [[ -x $bin ]]; then
   echo "maskflow-action: using the cached build $bin ($("$bin" --version))" >&2
 else
   command -v cargo >/dev/null || {
-    echo "::error title=maskflow action::building maskflow needs cargo (a Rust toolchain, 1.91 or newer) on the runner"
+    echo "::error title=maskflow action::building maskflow needs cargo (a Rust toolchain, 1.94 or newer) on the runner"
     exit 1
   }
   cargo install --locked --path "${GITHUB_ACTION_PATH:?}" --root "$root"

@@ -2,12 +2,12 @@
 //!
 //!   cargo bench --bench local_engine -- [--runs N] [--warmup W] [--threads T] IMAGE...
 //!
-//! Prints one JSON line per image: {"runtime":"tract","image":..,"median_ms":..,"runs":N,"threads":T}.
+//! Prints one JSON line per image: {"runtime":"rten","image":..,"median_ms":..,"runs":N,"threads":T}.
 //! The timed work matches the reference's: preprocess + inference + postprocess of decoded pixels.
 
 use std::time::Instant;
 
-use maskflow::engine::local::{self, LocalEngine};
+use maskflow::engine::local::LocalEngine;
 
 fn main() {
     let mut runs = 10usize;
@@ -41,7 +41,7 @@ fn main() {
         found.sort();
         images = found;
     }
-    local::set_threads(threads);
+    maskflow::engine::set_threads_per_job(threads);
     let engine = LocalEngine::shared().expect("model loads");
     for path in images {
         let rgb = image::open(&path).expect("image decodes").to_rgb8();
@@ -64,7 +64,7 @@ fn main() {
             .into_owned();
         println!(
             "{}",
-            serde_json::json!({"runtime": "tract", "image": name, "median_ms": median, "runs": times.len(), "threads": threads})
+            serde_json::json!({"runtime": "rten", "image": name, "median_ms": median, "runs": times.len(), "threads": threads})
         );
     }
 }

@@ -48,7 +48,7 @@ fn main() {
         recipe: known.recipe,
         known: Some(known),
     };
-    maskflow::engine::local::set_threads(threads);
+    maskflow::engine::set_threads_per_job(threads);
     let started = Instant::now();
     let loaded = maskflow::models::load(&spec).unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
@@ -81,7 +81,10 @@ fn main() {
         println!(
             "{{\"runtime\":\"maskflow\",\"model\":\"{}\",\"image\":\"{}\",\"median_ms\":{median:.3},\"runs\":{runs},\"threads\":{threads}}}",
             known.name,
-            std::path::Path::new(&path).file_name().unwrap().to_string_lossy()
+            std::path::Path::new(&path)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
         );
     }
 }

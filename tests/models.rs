@@ -116,7 +116,11 @@ fn lockfile(dir: &Path) -> Value {
 
 /// Every file under `cache`, relative.
 fn cached(cache: &Path) -> Vec<String> {
-    if cache.exists() { files(cache) } else { Vec::new() }
+    if cache.exists() {
+        files(cache)
+    } else {
+        Vec::new()
+    }
 }
 
 fn failure<'a>(events: &'a [Value], key: &str) -> &'a str {
@@ -267,7 +271,10 @@ fn changing_a_model_replans_exactly_its_images_without_downloading() {
     write(root, "maskflow.yaml", &manifest("[0.485, 0.456, 0.406]"));
     let events = apply_cached(root, cache.path(), 0);
     assert_eq!(summary(&events)["created"], 2, "{events:?}");
-    assert!(cached(cache.path()).is_empty(), "a model by path is not copied");
+    assert!(
+        cached(cache.path()).is_empty(),
+        "a model by path is not copied"
+    );
 
     write(root, "maskflow.yaml", &manifest("[0.5, 0.5, 0.5]"));
     let changed = plan(root);
@@ -352,7 +359,9 @@ fn a_file_with_another_digest_is_refused() {
     let error = apply_expecting_one_failure(root, cache.path());
     assert!(error.contains("model `models/u2netp.onnx`"), "{error}");
     assert!(
-        error.contains(&format!("sha256 is {U2NETP_SHA256}, not the pinned {U2NET_SHA256}")),
+        error.contains(&format!(
+            "sha256 is {U2NETP_SHA256}, not the pinned {U2NET_SHA256}"
+        )),
         "{error}"
     );
 }

@@ -797,7 +797,13 @@ fn write_rendered(
     input: InputRecord,
     folders: &folders::OutputFolders,
 ) -> Result<Done, String> {
-    write_png(step, rendered.encode_png()?, rendered.dimensions(), input, folders)
+    write_png(
+        step,
+        rendered.encode_png()?,
+        rendered.dimensions(),
+        input,
+        folders,
+    )
 }
 
 fn write_png(
@@ -821,7 +827,6 @@ fn write_png(
         },
     })
 }
-
 
 fn record(
     work: Work,

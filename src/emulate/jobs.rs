@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::engine::{self, EngineError, MaskRequest};
 use crate::engine::cutout::Rendered;
+use crate::engine::{self, EngineError, MaskRequest};
 use crate::manifest::{MaskMode, OutputKind};
 
 /// Inputs larger than this are refused; Adobe caps pixels (10k x 10k), not bytes, and

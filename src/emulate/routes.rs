@@ -119,10 +119,12 @@ impl State {
             ["_emulator", "stats"] => allow("GET").unwrap_or_else(|| self.stats()),
             ["ims", "token", "v3"] => allow("POST").unwrap_or_else(|| self.token(request)),
             ["sensei", ..] if self.config.retired => retired(),
-            ["sensei", "mask"] => allow("POST")
-                .unwrap_or_else(|| self.sensei_submit(request, OutputKind::Mask)),
-            ["sensei", "cutout"] => allow("POST")
-                .unwrap_or_else(|| self.sensei_submit(request, OutputKind::Cutout)),
+            ["sensei", "mask"] => {
+                allow("POST").unwrap_or_else(|| self.sensei_submit(request, OutputKind::Mask))
+            }
+            ["sensei", "cutout"] => {
+                allow("POST").unwrap_or_else(|| self.sensei_submit(request, OutputKind::Cutout))
+            }
             ["sensei", "status", id] => {
                 allow("GET").unwrap_or_else(|| self.sensei_status(request, id))
             }

@@ -30,7 +30,11 @@ impl Rendered {
 
 /// The cutout of `rgb` by `mask`: every pixel's colour unchanged, its alpha the mask's value.
 pub fn compose(rgb: RgbImage, mask: &GrayImage) -> RgbaImage {
-    assert_eq!(rgb.dimensions(), mask.dimensions(), "a mask has its input's size");
+    assert_eq!(
+        rgb.dimensions(),
+        mask.dimensions(),
+        "a mask has its input's size"
+    );
     let (width, height) = rgb.dimensions();
     let mut rgba = Vec::with_capacity(rgb.len() / 3 * 4);
     for (pixel, alpha) in rgb.as_raw().chunks_exact(3).zip(mask.as_raw()) {

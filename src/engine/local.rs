@@ -1,13 +1,12 @@
-//! The `local` engine: the embedded U²-Net-portable model, run on the CPU with tract.
+//! The `local` engine: the embedded U²-Net-portable model, run on the CPU (see `runtime`).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
+use super::runtime::{self, Input, RuntimeKind, Session};
+use super::{Engine, EngineError, MaskRequest, decode::decode_rgb, finish_mask, recipe};
 use image::GrayImage;
 use sha2::{Digest, Sha256};
-use tract_onnx::prelude::*;
-
-use super::{Engine, EngineError, MaskRequest, decode::decode_rgb, finish_mask, recipe};
 
 /// The model, compiled into the binary so the engine works offline (see models/NOTICE.md).
 static MODEL_BYTES: &[u8] = include_bytes!("../../models/u2netp.onnx");
@@ -18,21 +17,8 @@ pub const MODEL_SHA256: &str = "309c8469258dda742793dce0ebea8e6dd393174f89934733
 /// Bumped whenever pre- or post-processing changes the masks, so old masks are replanned.
 const RECIPE: &str = "rembg-u2netp-1";
 
-type Model = Arc<TypedRunnableModel>;
-
-/// Sets how many threads one inference may use for its convolutions. With several images in
-/// flight, one thread each keeps the cores busy without oversubscribing them.
-pub fn set_threads(threads: usize) {
-    use tract_linalg::multithread::{Executor, set_default_executor};
-    set_default_executor(if threads > 1 {
-        Executor::multithread(threads)
-    } else {
-        Executor::SingleThread
-    });
-}
-
 pub struct LocalEngine {
-    model: Model,
+    session: Box<dyn Session>,
 }
 
 /// The local engine's identity, known without loading the model.
@@ -45,18 +31,16 @@ pub fn identity() -> BTreeMap<String, String> {
 }
 
 impl LocalEngine {
-    /// The process-wide engine; the model is verified and optimized once, on first use.
+    /// The process-wide engine; the model is verified and loaded once, on first use.
     pub fn shared() -> Result<&'static LocalEngine, EngineError> {
-        static SHARED: OnceLock<Result<LocalEngine, String>> = OnceLock::new();
+        static SHARED: OnceLock<Result<LocalEngine, EngineError>> = OnceLock::new();
         SHARED
-            .get_or_init(|| Self::load().map_err(|e| e.to_string()))
+            .get_or_init(|| Self::load(RuntimeKind::default()))
             .as_ref()
-            .map_err(|message| EngineError::ModelLoad {
-                message: message.clone(),
-            })
+            .map_err(repeat_load_error)
     }
 
-    pub fn load() -> Result<LocalEngine, EngineError> {
+    pub fn load(runtime: RuntimeKind) -> Result<LocalEngine, EngineError> {
         let actual = format!("{:x}", Sha256::digest(MODEL_BYTES));
         if actual != MODEL_SHA256 {
             return Err(EngineError::ModelDigest {
@@ -64,16 +48,8 @@ impl LocalEngine {
                 actual,
             });
         }
-        let side = recipe::SIDE as usize;
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut std::io::Cursor::new(MODEL_BYTES))
-            .and_then(|m| m.with_input_fact(0, f32::fact([1, 3, side, side]).into()))
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .map_err(|e| EngineError::ModelLoad {
-                message: format!("{e:#}"),
-            })?;
-        Ok(LocalEngine { model })
+        let session = runtime::load(runtime, MODEL_BYTES)?;
+        Ok(LocalEngine { session })
     }
 
     /// The soft mask for already-decoded RGB pixels.
@@ -86,22 +62,35 @@ impl LocalEngine {
     /// Runs the model on its 320x320 input and scales the result to `width` x `height`.
     fn infer(&self, input: &[f32], width: u32, height: u32) -> Result<GrayImage, String> {
         let side = recipe::SIDE as usize;
-        let tensor =
-            Tensor::from_shape(&[1, 3, side, side], input).map_err(|e| format!("{e:#}"))?;
-        let outputs = self
-            .model
-            .run(tvec!(tensor.into_tvalue()))
-            .map_err(|e| format!("{e:#}"))?;
-        // Output 0 is the fused map d0, already a sigmoid probability.
-        let probabilities: Vec<f32> = outputs[0]
-            .to_plain_array_view::<f32>()
-            .map_err(|e| format!("{e:#}"))?
-            .iter()
-            .take(side * side)
-            .copied()
-            .collect();
-        let pixels = recipe::postprocess(&probabilities, width, height);
+        let input = Input {
+            shape: &[1, 3, side, side],
+            data: input,
+        };
+        // Output 0 is the fused map d0 (1x1x320x320), already a sigmoid probability.
+        let output = self.session.run(input, 0).map_err(|e| e.to_string())?;
+        if output.data.len() != side * side {
+            return Err(format!(
+                "the model returned a map of shape {:?}, not 1x1x{side}x{side}",
+                output.shape
+            ));
+        }
+        let pixels = recipe::postprocess(&output.data, width, height);
         Ok(GrayImage::from_raw(width, height, pixels).expect("postprocess returns width*height"))
+    }
+}
+
+/// The error of the one shared load, for every image that needed the engine.
+fn repeat_load_error(error: &EngineError) -> EngineError {
+    match error {
+        EngineError::ModelDigest { expected, actual } => EngineError::ModelDigest {
+            expected: expected.clone(),
+            actual: actual.clone(),
+        },
+        EngineError::Runtime(e) => EngineError::Runtime(e.clone()),
+        other => EngineError::Runtime(runtime::RuntimeError::Load {
+            runtime: RuntimeKind::default(),
+            message: other.to_string(),
+        }),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod photoshop;
 pub mod recipe;
 pub mod render;
 pub mod resample;
+pub mod runtime;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,8 +43,8 @@ pub enum EngineError {
     },
     #[error("the embedded model is corrupt: sha256 {actual}, expected {expected}")]
     ModelDigest { expected: String, actual: String },
-    #[error("cannot load the embedded model: {message}")]
-    ModelLoad { message: String },
+    #[error(transparent)]
+    Runtime(#[from] runtime::RuntimeError),
     #[error("inference failed for {}: {message}", path.display())]
     Inference { path: PathBuf, message: String },
     #[error(transparent)]
@@ -63,6 +64,7 @@ impl EngineError {
             EngineError::ModelDigest { .. } => {
                 Some("the binary is damaged; rebuild or reinstall maskflow".to_owned())
             }
+            EngineError::Runtime(e) => e.hint(),
             EngineError::Credentials(_) => Some(
                 "export the variables named under `photoshop.credentials` (defaults PHOTOSHOP_CLIENT_ID, PHOTOSHOP_CLIENT_SECRET or PHOTOSHOP_ACCESS_TOKEN)".to_owned(),
             ),
@@ -126,7 +128,10 @@ pub fn identity_of(step: &Step, photoshop: &PhotoshopSettings) -> BTreeMap<Strin
 pub fn settings_of(step: &Step, photoshop: &PhotoshopSettings) -> BTreeMap<String, String> {
     let mut settings = settings(step.engine, step.mask, photoshop);
     if step.output_kind == OutputKind::Cutout {
-        settings.insert("output_kind".to_owned(), OutputKind::Cutout.as_str().to_owned());
+        settings.insert(
+            "output_kind".to_owned(),
+            OutputKind::Cutout.as_str().to_owned(),
+        );
     }
     settings
 }
@@ -138,7 +143,7 @@ pub fn local_engine() -> Result<&'static dyn Engine, EngineError> {
 
 /// Shares the machine's cores among the images in flight.
 pub fn set_threads_per_job(threads: usize) {
-    local::set_threads(threads);
+    runtime::set_threads_per_job(threads);
 }
 
 /// Applies the mask mode to a soft mask.

@@ -41,7 +41,9 @@ pub fn local(
             limits,
         })
         .map_err(|e| describe(&e))?;
-        return Ok(Rendered::Cutout(super::cutout::finish_alpha(cutout, step.mask)));
+        return Ok(Rendered::Cutout(super::cutout::finish_alpha(
+            cutout, step.mask,
+        )));
     };
     let model = crate::models::load(spec).map_err(|e| match e.hint() {
         Some(hint) => format!("{e} ({hint})"),

@@ -130,7 +130,9 @@ fn resolve_source(raw: &str, dir: &Path) -> Result<ModelSource, Problem> {
         _ => Err(problem(
             Some("source"),
             format!("model `{url}` must be a path or an https:// URL"),
-            Some("plain http:// is accepted only for servers on this machine (127.0.0.1, localhost)"),
+            Some(
+                "plain http:// is accepted only for servers on this machine (127.0.0.1, localhost)",
+            ),
         )),
     }
 }

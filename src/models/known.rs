@@ -105,10 +105,7 @@ mod tests {
                 "{}",
                 model.name
             );
-            assert_eq!(
-                KNOWN.iter().filter(|m| m.sha256 == model.sha256).count(),
-                1
-            );
+            assert_eq!(KNOWN.iter().filter(|m| m.sha256 == model.sha256).count(), 1);
         }
         assert_eq!(by_sha256(KNOWN[1].sha256).map(|m| m.name), Some("u2net"));
     }

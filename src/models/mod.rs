@@ -109,9 +109,7 @@ pub enum ModelError {
 impl ModelError {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            ModelError::Read { .. } => {
-                Some("a model path is relative to the manifest's folder")
-            }
+            ModelError::Read { .. } => Some("a model path is relative to the manifest's folder"),
             ModelError::Digest { .. } => Some(
                 "check the file and `sha256` in the manifest: `sha256sum FILE` prints the digest",
             ),

@@ -1,15 +1,11 @@
-//! One ONNX network with a square RGB input: loaded from bytes, checked against its recipe,
-//! run on one NCHW tensor. The only place that knows which runtime runs the models.
-
-use std::sync::Arc;
-
-use tract_onnx::prelude::*;
-use tract_onnx::tract_hir::infer::Factoid;
+//! One ONNX network with a square RGB input, loaded through the runtime module, checked
+//! against its recipe, run on one NCHW tensor.
 
 use crate::engine::recipe::Recipe;
+use crate::engine::runtime::{self, Input, RuntimeError, RuntimeKind, Session};
 
 pub struct Net {
-    model: Arc<TypedRunnableModel>,
+    session: Box<dyn Session>,
     side: usize,
     output: usize,
 }
@@ -21,97 +17,69 @@ pub enum NetError {
 }
 
 impl Net {
-    /// Parses `bytes`, checks the shapes the model declares against `recipe` (input
-    /// 1x3xSxS; the chosen output one SxS map), and optimizes it for that input.
-    pub fn load(bytes: &[u8], recipe: &Recipe) -> Result<Net, NetError> {
+    /// Loads `bytes`, then runs the model once on a blank 1x3xSxS input: a model that cannot
+    /// take that input, or whose chosen output is not one SxS map, fails here, once, rather
+    /// than on every image.
+    pub fn load(bytes: Vec<u8>, recipe: &Recipe) -> Result<Net, NetError> {
         let side = recipe.side as usize;
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut std::io::Cursor::new(bytes))
-            .map_err(|e| NetError::NotOnnx(format!("{e:#}")))?;
-        let inputs = model.inputs.len();
-        if inputs != 1 {
-            return Err(NetError::Shape(format!(
-                "it takes {inputs} inputs; maskflow feeds one image"
-            )));
-        }
-        let outputs = model.outputs.len();
-        if recipe.output >= outputs {
-            return Err(NetError::Shape(format!(
-                "`output: {}` asks for output #{}, and it has {outputs}",
-                recipe.output, recipe.output
-            )));
-        }
-        let declared = model
-            .input_fact(0)
-            .map_err(|e| NetError::NotOnnx(format!("{e:#}")))?;
-        let dims: Vec<Option<usize>> = declared
-            .shape
-            .dims()
-            .map(|d| d.concretize().and_then(|d| d.as_i64()).and_then(|d| usize::try_from(d).ok()))
-            .collect();
-        let wanted = [1, 3, side, side];
-        let fits = dims.is_empty()
-            || (dims.len() == 4 && dims.iter().zip(wanted).all(|(d, w)| d.is_none_or(|d| d == w)));
-        if !fits {
-            let shown: Vec<String> = dims
-                .iter()
-                .map(|d| d.map_or("?".to_owned(), |d| d.to_string()))
-                .collect();
-            return Err(NetError::Shape(format!(
-                "its input is {}, and the recipe feeds 1x3x{side}x{side} (`input_size: {side}`)",
-                shown.join("x")
-            )));
-        }
-        let model = model
-            .with_input_fact(0, f32::fact([1, 3, side, side]).into())
-            .and_then(|m| m.into_optimized())
-            .map_err(|e| NetError::Shape(format!("it cannot run on 1x3x{side}x{side}: {e:#}")))?;
-        let fact = model
-            .output_fact(recipe.output)
-            .map_err(|e| NetError::Shape(format!("{e:#}")))?;
-        if let Some(shape) = fact.shape.as_concrete() {
-            let elements: usize = shape.iter().product();
-            if elements != side * side {
-                let shown: Vec<String> = shape.iter().map(usize::to_string).collect();
-                return Err(NetError::Shape(format!(
-                    "output #{} is {}, not one {side}x{side} map",
-                    recipe.output,
-                    shown.join("x")
-                )));
-            }
-        }
-        let model = model
-            .into_runnable()
-            .map_err(|e| NetError::Shape(format!("{e:#}")))?;
-        Ok(Net {
-            model,
+        let session = runtime::load(RuntimeKind::default(), bytes).map_err(|e| match e {
+            RuntimeError::Load { message, .. } => NetError::NotOnnx(message),
+            other => NetError::NotOnnx(other.to_string()),
+        })?;
+        let net = Net {
+            session,
             side,
             output: recipe.output,
-        })
+        };
+        let blank = vec![0f32; 3 * side * side];
+        net.run(&blank).map_err(|e| match e {
+            RunError::Runtime(RuntimeError::NoSuchOutput { index, count }) => NetError::Shape(
+                format!("`output: {index}` asks for output #{index}, and it has {count}"),
+            ),
+            RunError::Runtime(e) => NetError::Shape(format!(
+                "it cannot run on a 1x3x{side}x{side} input (`input_size: {side}`): {e}"
+            )),
+            RunError::Shape(message) => NetError::Shape(message),
+        })?;
+        Ok(net)
     }
 
     /// Runs the network on one 1x3xSxS input; returns the chosen output's S*S values.
-    pub fn run(&self, input: &[f32]) -> Result<Vec<f32>, String> {
+    pub fn run(&self, input: &[f32]) -> Result<Vec<f32>, RunError> {
         let side = self.side;
-        let tensor =
-            Tensor::from_shape(&[1, 3, side, side], input).map_err(|e| format!("{e:#}"))?;
-        let outputs = self
-            .model
-            .run(tvec!(tensor.into_tvalue()))
-            .map_err(|e| format!("{e:#}"))?;
-        let output = outputs
-            .get(self.output)
-            .ok_or_else(|| format!("the model gave no output #{}", self.output))?;
-        let values = output
-            .to_plain_array_view::<f32>()
-            .map_err(|e| format!("{e:#}"))?;
-        if values.len() != side * side {
-            return Err(format!(
-                "output #{} has {} values, not {side}x{side}",
+        let output = self
+            .session
+            .run(
+                Input {
+                    shape: &[1, 3, side, side],
+                    data: input,
+                },
                 self.output,
-                values.len()
-            ));
+            )
+            .map_err(RunError::Runtime)?;
+        if output.data.len() != side * side {
+            let shown: Vec<String> = output.shape.iter().map(usize::to_string).collect();
+            return Err(RunError::Shape(format!(
+                "output #{} is {}, not one {side}x{side} map",
+                self.output,
+                shown.join("x")
+            )));
         }
-        Ok(values.iter().copied().collect())
+        Ok(output.data)
+    }
+}
+
+/// Why one run failed.
+pub enum RunError {
+    Runtime(RuntimeError),
+    Shape(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Runtime(e) => e.fmt(f),
+            RunError::Shape(message) => f.write_str(message),
+        }
     }
 }

@@ -21,7 +21,7 @@ impl Loaded {
     pub fn soft_mask(&self, rgb: &RgbImage) -> Result<GrayImage, String> {
         let (width, height) = rgb.dimensions();
         let input = recipe::preprocess_with(&self.recipe, rgb.as_raw(), width, height);
-        let output = self.net.run(&input)?;
+        let output = self.net.run(&input).map_err(|e| e.to_string())?;
         let pixels = recipe::postprocess_with(&self.recipe, &output, width, height);
         Ok(GrayImage::from_raw(width, height, pixels).expect("postprocess returns width*height"))
     }
@@ -45,7 +45,7 @@ pub fn load(spec: &ModelSpec) -> Result<Arc<Loaded>, ModelError> {
 
 fn load_uncached(spec: &ModelSpec) -> Result<Arc<Loaded>, ModelError> {
     let bytes = cache::obtain(spec)?;
-    let net = Net::load(&bytes, &spec.recipe).map_err(|e| match e {
+    let net = Net::load(bytes, &spec.recipe).map_err(|e| match e {
         NetError::NotOnnx(reason) => ModelError::NotOnnx {
             model: spec.label(),
             reason,
