@@ -61,6 +61,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Print the JSON Schema of the manifest (or of the lockfile).
     Schema(SchemaArgs),
+    /// List the models the `local` engine knows: sizes, input sizes, licences, digests.
+    Models,
     /// Work with lockfiles.
     Lock(LockArgs),
     /// Serve a local, Photoshop-API-compatible endpoint backed by the local engine.

@@ -41,6 +41,11 @@ pub fn run(cli: Cli) -> ExitCode {
             reporter.report(Event::Document(&schema));
             Ok(exit::OK)
         }
+        Command::Models => {
+            let listing = crate::models::known::listing(cli.format == crate::report::Format::Json);
+            reporter.report(Event::Document(&listing));
+            Ok(exit::OK)
+        }
     };
     match result {
         Ok(code) => exit_code(code),
@@ -374,8 +379,8 @@ fn observe(
     photoshop: &manifest::PhotoshopSettings,
 ) -> (Step, Observation, Desired) {
     let output = fsutil::digest_file(&step.output_path).ok();
-    let settings = engine::settings(step.engine, step.mask, photoshop);
-    let engine = engine::identity(step.engine, photoshop);
+    let settings = engine::settings_of(&step, photoshop);
+    let engine = engine::identity_of(&step, photoshop);
     let desired = Desired {
         fingerprint: lock::fingerprint(&digest, &settings, &engine),
         settings,

@@ -14,6 +14,7 @@ mod init;
 pub mod isolate;
 pub mod lock;
 pub mod manifest;
+pub mod models;
 pub mod percent;
 pub mod plan;
 pub mod png;

@@ -367,6 +367,8 @@ mod tests {
             mask_read_url: None,
             origin: Pos::START,
             retouched: RetouchPolicy::Keep,
+            output_kind: crate::manifest::OutputKind::Mask,
+            model: None,
         }
     }
 

@@ -65,8 +65,9 @@ pub fn redact_text(text: &str) -> String {
         out.push_str(&rest[..start]);
         let candidate = &rest[start..];
         let end = candidate
-            // A backslash ends it too: inside JSON text it escapes the closing quote.
-            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '\\'))
+            // A backslash ends it too: inside JSON text it escapes the closing quote; a backtick
+            // closes a URL quoted in Markdown.
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>' | '\\'))
             .unwrap_or(candidate.len());
         match url::Url::parse(&candidate[..end]) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => out.push_str(&redact(&url)),
@@ -180,6 +181,11 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("http://127.0.0.1:9/x.png failed"), "{shown}");
+        assert_eq!(
+            redact_text("model `https://h/m.onnx?sig=S` failed"),
+            "model `https://h/m.onnx` failed",
+            "a backtick ends a quoted URL"
+        );
         assert_eq!(
             redact_text("no urls, just httpish words"),
             "no urls, just httpish words"

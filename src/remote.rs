@@ -118,6 +118,17 @@ pub fn download(
     Ok((file, size, digest))
 }
 
+/// Streams what `url` serves into `sink`, refusing anything over `limit` bytes. Returns the
+/// size and BLAKE3 digest; a body cut short is an error, never a short success.
+pub fn download_into(
+    client: &http::Client,
+    url: &SecretUrl,
+    limit: u64,
+    sink: &mut dyn std::io::Write,
+) -> Result<(u64, String), RemoteError> {
+    stream(client, url, limit, sink)
+}
+
 /// The size and digest of what `url` serves, streamed through the hash.
 pub fn digest(
     client: &http::Client,

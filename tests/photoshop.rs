@@ -619,3 +619,47 @@ fn in_github_actions_minted_tokens_are_masked() {
         assert!(!text.contains(token), "{file}");
     }
 }
+
+#[test]
+fn cutouts_come_from_the_services_cutout_routes() {
+    let emulator = Emulator::start(&["--latency", "100ms"]);
+    let (_, local) = local_masks(&["horse.png"]).remove(0);
+    let mask = image::load_from_memory(&local).unwrap().to_luma8();
+    let input = image::open(repo().join("examples/photos/horse.png"))
+        .unwrap()
+        .to_rgb8();
+    for api in ["sensei", "v2"] {
+        let project = Project::new(
+            &emulator,
+            api,
+            &["horse.png"],
+            "submits: 10, window_seconds: 1",
+        );
+        let manifest = std::fs::read_to_string(project.root().join("maskflow.yaml"))
+            .unwrap()
+            .replace(
+                "  engine: photoshop\n",
+                "  engine: photoshop\n  output_kind: cutout\n",
+            );
+        write(project.root(), "maskflow.yaml", &manifest);
+        let (events, _) = project.apply(&emulator, &[], 0);
+        assert_eq!(summary(&events)["created"].as_u64(), Some(1), "{api}");
+        let cutout = image::open(project.root().join("masks/horse.png")).unwrap();
+        assert_eq!(cutout.color(), image::ColorType::Rgba8, "{api}");
+        let cutout = cutout.to_rgba8();
+        let alpha: Vec<u8> = cutout.pixels().map(|p| p.0[3]).collect();
+        assert!(&alpha == mask.as_raw(), "{api}: alpha is the mask");
+        let rgb: Vec<u8> = cutout
+            .pixels()
+            .flat_map(|p| [p.0[0], p.0[1], p.0[2]])
+            .collect();
+        assert!(&rgb == input.as_raw(), "{api}: colours are the input's");
+        let lock: Value =
+            serde_json::from_slice(&std::fs::read(project.root().join("maskflow.lock")).unwrap())
+                .unwrap();
+        assert_eq!(
+            lock["images"]["masks/horse.png"]["settings"]["output_kind"],
+            "cutout"
+        );
+    }
+}

@@ -21,7 +21,11 @@ pub(super) struct Engines {
 
 pub(super) fn load_engines(work: &[Work], options: &Options) -> Result<Engines, Error> {
     let uses = |kind| work.iter().any(|w| w.step.engine == kind);
-    let local = if uses(EngineKind::Local) {
+    // Steps with a model file load theirs on first use, each failing on its own.
+    let embedded = work
+        .iter()
+        .any(|w| w.step.engine == EngineKind::Local && w.step.model.is_none());
+    let local = if embedded {
         Some(engine::local_engine()?)
     } else {
         None

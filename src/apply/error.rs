@@ -27,6 +27,9 @@ pub enum StepError {
     },
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The local engine's model or rendering, already described with its hint.
+    #[error("{message}")]
+    Render { message: String },
     #[error(transparent)]
     Encode(#[from] EncodeError),
     #[error("cannot write {key}: {}", fsutil::io_reason(source))]
@@ -45,6 +48,7 @@ impl StepError {
             StepError::ReadInput { .. }
             | StepError::Download(_)
             | StepError::ReadDownload { .. }
+            | StepError::Render { .. }
             | StepError::Encode(_)
             | StepError::WriteMask { .. }
             | StepError::Crashed(_) => None,

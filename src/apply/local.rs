@@ -1,8 +1,7 @@
 //! One local job: read the input, run the engine in-process, write the mask.
 
-use image::GrayImage;
-
-use crate::engine::{DecodeLimits, Engine, MaskRequest};
+use crate::engine::cutout::Rendered;
+use crate::engine::{DecodeLimits, Engine};
 use crate::lock::{InputRecord, OutputRecord};
 use crate::manifest::{Input, Step};
 use crate::{fsutil, remote};
@@ -13,7 +12,7 @@ use super::{Done, folders};
 /// Masks one image in-process: read and hash the exact bytes masked, run the engine.
 pub(super) fn run_local(
     step: &Step,
-    engine: &dyn Engine,
+    engine: Option<&dyn Engine>,
     limits: DecodeLimits,
     folders: &folders::OutputFolders,
 ) -> Result<Done, StepError> {
@@ -40,26 +39,23 @@ pub(super) fn run_local(
         size: bytes.len() as u64,
         digest: fsutil::digest_bytes(&bytes),
     };
-    let mask = engine.mask(&MaskRequest {
-        input: &label,
-        bytes: &bytes,
-        mask: step.mask,
-        limits,
-    })?;
+    let rendered = crate::engine::render::local(step, engine, &label, &bytes, limits)
+        .map_err(|message| StepError::Render { message })?;
     // The input's bytes are not needed any more; free them before encoding.
     drop(bytes);
-    write_mask(step, &mask, input, folders)
+    write_rendered(step, &rendered, input, folders)
 }
 
 /// Writes the mask through its folder's handle. The error names the mask by its key: the
 /// lockfile stores it, so it must not hold a temporary file's random name.
-pub(super) fn write_mask(
+pub(super) fn write_rendered(
     step: &Step,
-    mask: &GrayImage,
+    rendered: &Rendered,
     input: InputRecord,
     folders: &folders::OutputFolders,
 ) -> Result<Done, StepError> {
-    let png = crate::png::encode_png(mask)?;
+    let png = rendered.encode_png()?;
+    let (width, height) = rendered.dimensions();
     folders
         .write(&step.output_path, &png)
         .map_err(|source| StepError::WriteMask {
@@ -72,8 +68,8 @@ pub(super) fn write_mask(
             target: step.key.clone(),
             size: png.len() as u64,
             digest: fsutil::digest_bytes(&png),
-            width: mask.width(),
-            height: mask.height(),
+            width,
+            height,
         },
     })
 }

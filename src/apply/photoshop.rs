@@ -7,7 +7,7 @@ use crate::engine::photoshop::lifecycle::{Ending, Lifecycle, Order, Progress};
 use crate::engine::photoshop::{JobHandle, Seat};
 
 use super::engines::Engines;
-use super::local::write_mask;
+use super::local::write_rendered;
 use super::record::record_submission;
 use super::{Message, Outcome, Work, folders};
 
@@ -34,8 +34,8 @@ pub(super) fn run_photoshop(
         resume: work.resume.as_ref(),
     };
     let progress = Recorder { work, sender };
-    let (ending, job) = lifecycle.run(&order, &progress, seat, |mask| {
-        write_mask(&work.step, &mask, work.observed.clone(), folders)
+    let (ending, job) = lifecycle.run(&order, &progress, seat, |rendered| {
+        write_rendered(&work.step, &rendered, work.observed.clone(), folders)
     });
     let outcome = match ending {
         Ending::Delivered(Ok(done)) => Outcome::Masked(done),

@@ -210,8 +210,7 @@ pub(super) fn run_step(
     let step = &work.step;
     match step.engine {
         EngineKind::Local => {
-            let engine = engines.local.expect("loaded for local steps");
-            let outcome = match run_local(step, engine, engines.decode, folders) {
+            let outcome = match run_local(step, engines.local, engines.decode, folders) {
                 Ok(done) => Outcome::Masked(done),
                 Err(error) => Outcome::Failed(error),
             };

@@ -63,6 +63,8 @@ fn a_panicking_image_fails_alone_and_the_others_finish() {
                     mask_read_url: None,
                     origin: crate::manifest::Pos::START,
                     retouched: RetouchPolicy::default(),
+                    output_kind: crate::manifest::OutputKind::Mask,
+                    model: None,
                 },
                 action: Action::Create,
                 desired: Desired {

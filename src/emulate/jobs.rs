@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::engine::cutout::Rendered;
 use crate::engine::{self, EngineError, MaskRequest};
-use crate::manifest::MaskMode;
+use crate::manifest::{MaskMode, OutputKind};
 
 /// Inputs larger than this are refused; Adobe caps pixels (10k x 10k), not bytes, and
 /// this is comfortably above any such image as a JPEG or PNG.
@@ -267,6 +268,7 @@ struct Work {
     id: String,
     input: String,
     mask: MaskMode,
+    kind: OutputKind,
     /// `Some(href)`: PUT the mask there (sensei); `None`: keep it to host (v2).
     upload: Option<String>,
 }
@@ -329,12 +331,13 @@ impl Jobs {
     }
 
     /// Records a job; queues its work unless `failure` decides its fate up front.
-    pub fn submit(&self, job: Job, mask: MaskMode, failure: Option<Failure>) {
+    pub fn submit(&self, job: Job, mask: MaskMode, kind: OutputKind, failure: Option<Failure>) {
         let id = job.id.clone();
         let work = Work {
             id: id.clone(),
             input: job.input.clone(),
             mask,
+            kind,
             upload: match &job.api {
                 Api::Sensei { output_href, .. } => Some(output_href.clone()),
                 Api::V2 { .. } => None,
@@ -412,8 +415,8 @@ impl Jobs {
     }
 }
 
-/// A mask is determined by the input's bytes and the mask format.
-type CacheKey = (blake3::Hash, MaskMode);
+/// A result is determined by the input's bytes, the mask format and mask or cutout.
+type CacheKey = (blake3::Hash, MaskMode, OutputKind);
 
 /// What the workers share.
 struct Shared {
@@ -446,7 +449,7 @@ impl Shared {
             return Outcome::Failed(Failure::InputUnreachable { href });
         };
         jobs.note_paid(work, blake3::hash(&bytes));
-        let png = match self.mask(&href, &bytes, work.mask) {
+        let png = match self.mask(&href, &bytes, work.mask, work.kind) {
             Ok(png) => png,
             Err(failure) => return Outcome::Failed(failure),
         };
@@ -490,8 +493,14 @@ impl Shared {
     }
 
     /// The mask as PNG bytes, from the cache or the local engine.
-    fn mask(&self, href: &str, bytes: &[u8], mode: MaskMode) -> Result<Arc<Vec<u8>>, Failure> {
-        let key = (blake3::hash(bytes), mode);
+    fn mask(
+        &self,
+        href: &str,
+        bytes: &[u8],
+        mode: MaskMode,
+        kind: OutputKind,
+    ) -> Result<Arc<Vec<u8>>, Failure> {
+        let key = (blake3::hash(bytes), mode, kind);
         if let Some(png) = self.cache.lock().expect("cache lock").get(&key) {
             return Ok(Arc::clone(png));
         }
@@ -508,10 +517,13 @@ impl Shared {
         };
         // A panic fails this job; unhandled it would end the worker, and every later job
         // would wait forever.
-        let masked =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.mask(&request)))
-                .map_err(|panic| internal(crate::isolate::panic_message(panic.as_ref())))?;
-        let mask = masked.map_err(|e| match e {
+        let masked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match kind {
+            OutputKind::Mask => engine.mask(&request).map(Rendered::Mask),
+            // Adobe's cutout is soft whatever the mask format says; so is this one.
+            OutputKind::Cutout => engine::cutout::cut_out(&request).map(Rendered::Cutout),
+        }))
+        .map_err(|panic| internal(crate::isolate::panic_message(panic.as_ref())))?;
+        let rendered = masked.map_err(|e| match e {
             EngineError::Decode { .. } => Failure::Undecodable {
                 href: href.to_owned(),
             },
@@ -521,7 +533,7 @@ impl Shared {
             },
             other => internal(other.to_string()),
         })?;
-        let png = Arc::new(crate::png::encode_png(&mask).map_err(|e| internal(e.to_string()))?);
+        let png = Arc::new(rendered.encode_png().map_err(|e| internal(e.to_string()))?);
         let mut cache = self.cache.lock().expect("cache lock");
         if cache.len() >= CACHE_ENTRIES {
             cache.clear();

@@ -5,6 +5,7 @@
 //! org-wide rate limit, which only ever counts submissions that are accepted. Status requests
 //! have an org-wide limit of their own, checked after the gateway.
 
+use crate::manifest::OutputKind;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
@@ -118,11 +119,12 @@ impl State {
             ["_emulator", "stats"] => allow("GET").unwrap_or_else(|| self.stats()),
             ["ims", "token", "v3"] => allow("POST").unwrap_or_else(|| self.token(request)),
             ["sensei", ..] if self.config.retired => retired(),
-            ["sensei", "mask"] => allow("POST").unwrap_or_else(|| self.sensei_submit(request)),
-            ["sensei", "cutout"] => Response::json(
-                404,
-                &json!({"type": "ResourceNotFound", "code": 404, "title": "Requested resource was not found", "details": [{"name": "/sensei/cutout", "reason": "maskflow emulate implements /sensei/mask only"}]}),
-            ),
+            ["sensei", "mask"] => {
+                allow("POST").unwrap_or_else(|| self.sensei_submit(request, OutputKind::Mask))
+            }
+            ["sensei", "cutout"] => {
+                allow("POST").unwrap_or_else(|| self.sensei_submit(request, OutputKind::Cutout))
+            }
             ["sensei", "status", id] => {
                 allow("GET").unwrap_or_else(|| self.sensei_status(request, id))
             }
@@ -290,7 +292,7 @@ impl State {
         })
     }
 
-    fn sensei_submit(&self, request: &Request) -> Response {
+    fn sensei_submit(&self, request: &Request, kind: OutputKind) -> Response {
         if let Some(refusal) = self
             .inject(FaultRoute::Submit)
             .or_else(|| self.gate(request))
@@ -321,7 +323,11 @@ impl State {
         if let Some(limited) = self.rate_limit("429050") {
             return limited;
         }
-        self.accepted("sensei/mask", &mask.input_href, &mask.output_href);
+        let route = match kind {
+            OutputKind::Mask => "sensei/mask",
+            OutputKind::Cutout => "sensei/cutout",
+        };
+        self.accepted(route, &mask.input_href, &mask.output_href);
         let id = jobs::uuid(&mut self.ids.lock().expect("ids lock"));
         let failure = self.planned_failure(&mask.input_href);
         let job = Job::new(
@@ -334,7 +340,7 @@ impl State {
             },
             self.latency(),
         );
-        self.jobs.submit(job, mask.mask, failure);
+        self.jobs.submit(job, mask.mask, kind, failure);
         Response::json(
             202,
             &json!({"_links": {"self": {"href": self.sensei_status_url(&id)}}}),
@@ -433,8 +439,8 @@ impl State {
                 &[],
             );
         };
-        let input = match validate::v2(&body) {
-            Ok(url) => url,
+        let (input, kind) = match validate::v2(&body) {
+            Ok(valid) => valid,
             Err(V2Problem::Invalid(problems)) => {
                 return v2_error(
                     400,
@@ -461,7 +467,7 @@ impl State {
         let sig: String = (0..32).map(|_| rng.alphanumeric()).collect();
         let job = Job::new(id.clone(), input, Api::V2 { sig }, self.latency());
         self.jobs
-            .submit(job, crate::manifest::MaskMode::Soft, failure);
+            .submit(job, crate::manifest::MaskMode::Soft, kind, failure);
         Response::json(
             202,
             &json!({"jobId": id, "statusUrl": format!("{}{}/v2/status/{id}", self.base_url, self.prefix_path())}),

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::manifest::MaskMode;
+use crate::manifest::{MaskMode, OutputKind};
 
 const STORAGES: [&str; 4] = ["external", "azure", "dropbox", "adobe"];
 const MASK_FORMATS: [&str; 2] = ["soft", "binary"];
@@ -337,8 +337,8 @@ pub enum V2Problem {
     Unsupported(String),
 }
 
-/// Validates a `POST /v2/remove-background` body; returns the input URL.
-pub fn v2(body: &Value) -> Result<String, V2Problem> {
+/// Validates a `POST /v2/remove-background` body; returns the input URL and the mode.
+pub fn v2(body: &Value) -> Result<(String, OutputKind), V2Problem> {
     let mut problems = Vec::new();
     let url = match body.pointer("/image/source/url") {
         Some(Value::String(url)) if !url.is_empty() => Some(url.as_str()),
@@ -380,17 +380,22 @@ pub fn v2(body: &Value) -> Result<String, V2Problem> {
     if !problems.is_empty() {
         return Err(V2Problem::Invalid(problems));
     }
-    if let Some(mode) = mode.filter(|m| *m != "mask") {
-        return Err(V2Problem::Unsupported(format!(
-            "mode \"{mode}\" is valid for Adobe but maskflow emulate only implements \"mask\""
-        )));
-    }
+    let kind = match mode {
+        Some("mask") => OutputKind::Mask,
+        Some("cutout") => OutputKind::Cutout,
+        mode => {
+            return Err(V2Problem::Unsupported(format!(
+                "mode \"{}\" is valid for Adobe but maskflow emulate only implements \"mask\" and \"cutout\"",
+                mode.unwrap_or_default()
+            )));
+        }
+    };
     if let Some(media_type) = media_type.filter(|m| *m != "image/png") {
         return Err(V2Problem::Unsupported(format!(
             "output.mediaType \"{media_type}\" is valid for Adobe but maskflow emulate only writes image/png"
         )));
     }
-    Ok(url.unwrap_or_default().to_owned())
+    Ok((url.unwrap_or_default().to_owned(), kind))
 }
 
 #[cfg(test)]
@@ -587,7 +592,10 @@ mod tests {
     #[test]
     fn v2_requires_a_url_and_implements_only_masks() {
         let body = json!({"image": {"source": {"url": "https://b.example/a.jpg"}}, "mode": "mask", "output": {"mediaType": "image/png"}});
-        assert_eq!(v2(&body), Ok("https://b.example/a.jpg".to_owned()));
+        assert_eq!(
+            v2(&body),
+            Ok(("https://b.example/a.jpg".to_owned(), OutputKind::Mask))
+        );
         assert!(
             matches!(v2(&json!({"mode": "mask"})), Err(V2Problem::Invalid(p)) if p == ["image.source.url is required"])
         );
@@ -599,9 +607,13 @@ mod tests {
             v2(&json!({"image": {"source": {"url": "https://b.example/a"}}, "mode": "blur"})),
             Err(V2Problem::Invalid(_))
         ));
-        // Absent mode is Adobe's default, cutout: valid, but not implemented here.
-        assert!(matches!(
+        // Absent mode is Adobe's default, cutout.
+        assert_eq!(
             v2(&json!({"image": {"source": {"url": "https://b.example/a"}}})),
+            Ok(("https://b.example/a".to_owned(), OutputKind::Cutout))
+        );
+        assert!(matches!(
+            v2(&json!({"image": {"source": {"url": "https://b.example/a"}}, "mode": "psd"})),
             Err(V2Problem::Unsupported(_))
         ));
         assert!(matches!(

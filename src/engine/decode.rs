@@ -188,6 +188,23 @@ pub fn decode_gray(
     bytes: &[u8],
     limits: DecodeLimits,
 ) -> Result<image::GrayImage, EngineError> {
+    decode_service_image(path, bytes, limits).map(DynamicImage::into_luma8)
+}
+
+/// Decodes a cutout a service sent as 8-bit RGBA, under the same limits as inputs.
+pub fn decode_rgba(
+    path: &Path,
+    bytes: &[u8],
+    limits: DecodeLimits,
+) -> Result<image::RgbaImage, EngineError> {
+    decode_service_image(path, bytes, limits).map(DynamicImage::into_rgba8)
+}
+
+fn decode_service_image(
+    path: &Path,
+    bytes: &[u8],
+    limits: DecodeLimits,
+) -> Result<DynamicImage, EngineError> {
     let decode_error = |source| EngineError::Decode {
         path: path.to_owned(),
         source,
@@ -203,8 +220,7 @@ pub fn decode_gray(
     image_limits
         .reserve(decoder.total_bytes())
         .map_err(decode_error)?;
-    let image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
-    Ok(image.into_luma8())
+    DynamicImage::from_decoder(decoder).map_err(decode_error)
 }
 
 /// A file that starts like a PNG and then fails to decode is truncated or damaged; anything

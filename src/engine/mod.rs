@@ -1,9 +1,11 @@
 //! Engines turn one input image into one mask.
 
+pub mod cutout;
 mod decode;
 pub mod local;
 pub mod photoshop;
 pub mod recipe;
+pub mod render;
 pub mod resample;
 pub mod runtime;
 
@@ -12,9 +14,9 @@ use std::path::{Path, PathBuf};
 
 use image::GrayImage;
 
-pub use decode::{DEFAULT_MAX_PIXELS, DecodeLimits, decode_gray};
+pub use decode::{DEFAULT_MAX_PIXELS, DecodeLimits, decode_gray, decode_rgba};
 
-use crate::manifest::{EngineKind, MaskMode, PhotoshopSettings};
+use crate::manifest::{EngineKind, MaskMode, OutputKind, PhotoshopSettings, Step};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -108,6 +110,30 @@ pub fn settings(
         EngineKind::Local => BTreeMap::from([("mask".to_owned(), mask.as_str().to_owned())]),
         EngineKind::Photoshop => photoshop::settings(mask, photoshop),
     }
+}
+
+/// [`identity`] for one step: with the `local` engine, the step's model and recipe.
+pub fn identity_of(step: &Step, photoshop: &PhotoshopSettings) -> BTreeMap<String, String> {
+    let mut identity = identity(step.engine, photoshop);
+    if let (EngineKind::Local, Some(spec)) = (step.engine, &step.model) {
+        let (model, recipe) = spec.identity();
+        identity.insert("model".to_owned(), model);
+        identity.insert("recipe".to_owned(), recipe);
+    }
+    identity
+}
+
+/// [`settings`] for one step: a cutout is recorded as such. Masks record nothing new, so
+/// lockfiles written before cutouts existed stay unchanged.
+pub fn settings_of(step: &Step, photoshop: &PhotoshopSettings) -> BTreeMap<String, String> {
+    let mut settings = settings(step.engine, step.mask, photoshop);
+    if step.output_kind == OutputKind::Cutout {
+        settings.insert(
+            "output_kind".to_owned(),
+            OutputKind::Cutout.as_str().to_owned(),
+        );
+    }
+    settings
 }
 
 /// The in-process engine, loaded on first use and shared by every worker.

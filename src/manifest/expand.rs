@@ -4,13 +4,16 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
-use super::model::PhotoshopApi;
+use super::model::{ModelSetting, OutputKind, PhotoshopApi};
+use super::model_spec;
 use super::templates::{ImageValues, TemplateError, Templates};
 use super::{
     Diagnostic, EngineKind, Loaded, ManifestError, MaskMode, Pos, RetouchPolicy, Warning, yaml,
 };
+use crate::models::ModelSpec;
 use crate::redact::SecretUrl;
 use crate::storage::{Method, ObjectUrl, Signer};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// One image to mask, fully resolved.
@@ -34,6 +37,10 @@ pub struct Step {
     pub origin: Pos,
     /// What `apply` does when the mask on disk was modified outside maskflow.
     pub retouched: RetouchPolicy,
+    /// Whether a mask or a cutout is written.
+    pub output_kind: OutputKind,
+    /// `local` engine: the model file, or `None` for the embedded u2netp.
+    pub model: Option<Arc<ModelSpec>>,
 }
 
 /// Where an input image is read from.
@@ -91,6 +98,8 @@ struct Expansion<'a> {
     outputs: HashMap<String, Pos>,
     problems: Vec<Diagnostic>,
     warnings: Vec<Warning>,
+    /// Each `model:` resolved once, by its pointer (`None`: it had problems, reported).
+    models: BTreeMap<String, Option<Arc<ModelSpec>>>,
 }
 
 impl<'a> Expansion<'a> {
@@ -114,6 +123,7 @@ impl<'a> Expansion<'a> {
             outputs: HashMap::new(),
             problems: Vec::new(),
             warnings: Vec::new(),
+            models: BTreeMap::new(),
         }
     }
 
@@ -168,6 +178,10 @@ impl<'a> Expansion<'a> {
         let mask = entry.mask.unwrap_or(defaults.mask);
         let engine = entry.engine.unwrap_or(defaults.engine);
         let retouched = entry.retouched.unwrap_or(defaults.retouched);
+        let output_kind = entry.output_kind.unwrap_or(defaults.output_kind);
+        let Some(model) = self.model_of(position, &base, engine) else {
+            return;
+        };
         let engine_pointer = if entry.engine.is_some() {
             format!("{base}/engine")
         } else {
@@ -273,8 +287,60 @@ impl<'a> Expansion<'a> {
                 mask_read_url,
                 origin,
                 retouched,
+                output_kind,
+                model: model.clone(),
             });
         }
+    }
+
+    /// The model of `manifest.images[position]`: `Some(None)` for the embedded one, `None`
+    /// when `model:` has problems (reported).
+    fn model_of(
+        &mut self,
+        position: usize,
+        base: &str,
+        engine: EngineKind,
+    ) -> Option<Option<Arc<ModelSpec>>> {
+        let loaded = self.loaded;
+        let entry = &loaded.manifest.images[position];
+        let (setting, pointer) = match (&entry.model, &loaded.manifest.defaults.model) {
+            (Some(own), _) => (own, format!("{base}/model")),
+            (None, Some(default)) => (default, "/defaults/model".to_owned()),
+            (None, None) => return Some(None),
+        };
+        let file = match setting {
+            ModelSetting::Embedded(_) => return Some(None),
+            ModelSetting::File(file) => file,
+        };
+        if engine != EngineKind::Local {
+            if entry.model.is_some() {
+                self.problem_at(
+                    &pointer,
+                    "`model` chooses the local engine's model, and this image uses the photoshop engine",
+                    Some("remove `model` here, or set `engine: local`"),
+                );
+                return None;
+            }
+            // A default model is for the images the local engine makes.
+            return Some(None);
+        }
+        if let Some(resolved) = self.models.get(&pointer) {
+            return resolved.clone().map(Some);
+        }
+        let resolved = match model_spec::resolve(file, &loaded.dir) {
+            Ok(spec) => Some(Arc::new(spec)),
+            Err(problems) => {
+                for problem in problems {
+                    let at = problem
+                        .field
+                        .map_or_else(|| pointer.clone(), |field| format!("{pointer}/{field}"));
+                    self.problem_at(&at, &problem.message, problem.hint.as_deref());
+                }
+                None
+            }
+        };
+        self.models.insert(pointer, resolved.clone());
+        resolved.map(Some)
     }
 
     fn single_input(&mut self, template: &str, pointer: &str) -> Option<(String, Input)> {

@@ -7,6 +7,7 @@
 mod expand;
 mod glob;
 mod model;
+mod model_spec;
 mod pathlimits;
 mod schema;
 mod templates;
@@ -20,9 +21,10 @@ use expand::expand;
 pub use expand::{Input, Step};
 pub use glob::SkippedName;
 pub use model::{
-    CredentialVars, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT, Defaults, EngineKind, ImageEntry,
-    ImageLimits, Limits, Manifest, MaskMode, Optimize, PhotoshopApi, PhotoshopSettings,
-    RetouchPolicy, ShardShare, StorageKind, VarValue, schema_json,
+    CredentialVars, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT, Defaults, EmbeddedModel, EngineKind,
+    ImageEntry, ImageLimits, InputScale, Limits, Manifest, MaskMode, ModelFile, ModelSetting,
+    Optimize, OutputKind, PhotoshopApi, PhotoshopSettings, RetouchPolicy, ShardShare,
+    StorageKind, VarValue, schema_json,
 };
 use serde_saphyr::Spanned;
 use yaml::Node;

@@ -104,6 +104,13 @@ pub struct Defaults {
     /// What `apply` does with a mask modified outside maskflow (retouched by hand).
     #[serde(default)]
     pub retouched: RetouchPolicy,
+    /// What is written: the mask itself, or a cutout (the input's pixels with the mask as
+    /// alpha, an RGBA PNG).
+    #[serde(default)]
+    pub output_kind: OutputKind,
+    /// `local` engine: the model that makes the masks. `u2netp` (embedded) unless given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelSetting>,
 }
 
 impl Default for Defaults {
@@ -115,6 +122,8 @@ impl Default for Defaults {
             mask_url: None,
             mask_read_url: None,
             retouched: RetouchPolicy::default(),
+            output_kind: OutputKind::default(),
+            model: None,
         }
     }
 }
@@ -156,6 +165,106 @@ pub struct ImageEntry {
     /// Overrides `defaults.retouched` for this entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retouched: Option<RetouchPolicy>,
+    /// Overrides `defaults.output_kind` for this entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_kind: Option<OutputKind>,
+    /// Overrides `defaults.model` for this entry (`local` engine only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelSetting>,
+}
+
+/// What `apply` writes for an image.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputKind {
+    /// The mask: an 8-bit greyscale PNG.
+    #[default]
+    Mask,
+    /// The input's pixels (EXIF orientation applied) with the mask as alpha: an RGBA PNG.
+    /// The `photoshop` engine asks the service for its own cutout.
+    Cutout,
+}
+
+impl OutputKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputKind::Mask => "mask",
+            OutputKind::Cutout => "cutout",
+        }
+    }
+}
+
+/// The model of the `local` engine: the embedded `u2netp`, or an ONNX file pinned by its
+/// sha256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ModelSetting {
+    Embedded(EmbeddedModel),
+    File(ModelFile),
+}
+
+/// The models compiled into maskflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbeddedModel {
+    /// U²-Net portable (4.6 MB, 320x320), rembg's `u2netp`.
+    U2netp,
+}
+
+/// An ONNX model file. Known models (`maskflow models`) need only `source` and `sha256`; any
+/// other model also needs every recipe field: `input_size`, `mean`, `std`, `scale`, `output`
+/// and `sigmoid`. A recipe field given for a known model overrides the known value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    /// Where the file is: a path relative to the manifest's folder, or an `https://` URL
+    /// (downloaded once into the model cache: `MASKFLOW_CACHE`, else the platform's cache
+    /// folder).
+    #[schemars(length(min = 1))]
+    pub source: String,
+    /// The file's sha256, 64 hex digits: a file with any other digest is refused.
+    #[schemars(regex(pattern = r"^[0-9a-fA-F]{64}$"))]
+    pub sha256: String,
+    /// The side of the model's square input, in pixels (e.g. 320, 1024).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 8, max = 4096))]
+    pub input_size: Option<u32>,
+    /// Per-channel (R, G, B) mean subtracted after scaling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean: Option<[f64; 3]>,
+    /// Per-channel (R, G, B) standard deviation divided by after subtracting the mean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub std: Option<[f64; 3]>,
+    /// How pixel values are brought to 0..1 before `mean` and `std`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<InputScale>,
+    /// Which of the model's outputs is the mask (0 is the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 64))]
+    pub output: Option<u32>,
+    /// Whether the output is logits that still need a sigmoid (BiRefNet), rather than
+    /// probabilities (U²-Net, ISNet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigmoid: Option<bool>,
+}
+
+/// How a model's input pixels are scaled to 0..1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InputScale {
+    /// Divided by the resized image's own maximum, as rembg does for all its models.
+    Max,
+    /// Divided by 255.
+    Unit,
+}
+
+impl InputScale {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputScale::Max => "max",
+            InputScale::Unit => "unit",
+        }
+    }
 }
 
 /// What `apply` does with a mask whose bytes are not the ones maskflow recorded: someone

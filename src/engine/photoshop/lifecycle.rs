@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use image::GrayImage;
+use crate::engine::cutout::Rendered;
 
 use super::{JobError as ServiceJobError, JobHandle, Photoshop, Seat, SubmitError, WaitError};
 use crate::lock::JobRecord;
@@ -107,7 +107,7 @@ impl Lifecycle<'_> {
         order: &Order<'_>,
         progress: &dyn Progress,
         mut seat: Option<Seat<'_>>,
-        deliver: impl FnOnce(GrayImage) -> T,
+        deliver: impl FnOnce(Rendered) -> T,
     ) -> (Ending<T>, Option<String>) {
         let step = order.step;
         let (mask_put, mask_get) = match self.mask_urls(order) {
@@ -144,8 +144,8 @@ impl Lifecycle<'_> {
             }
         };
         let ending = match self.photoshop.wait(step, &job, mask_get.as_ref()) {
-            Ok(mask) => match verify_size(step, &mask) {
-                Ok(()) => Ending::Delivered(deliver(mask)),
+            Ok(rendered) => match verify_size(step, rendered.dimensions()) {
+                Ok(()) => Ending::Delivered(deliver(rendered)),
                 Err(error) => Ending::Failed(error),
             },
             Err(WaitError::Failed(source)) => Ending::Failed(JobError::Failed { source }),
@@ -202,7 +202,7 @@ impl Lifecycle<'_> {
 }
 
 /// A mask from a service must fit its image: same size (or turned, for an EXIF rotation).
-fn verify_size(step: &Step, mask: &GrayImage) -> Result<(), JobError> {
+fn verify_size(step: &Step, got: (u32, u32)) -> Result<(), JobError> {
     let Input::Local(path) = &step.input else {
         return Ok(());
     };
@@ -213,7 +213,6 @@ fn verify_size(step: &Step, mask: &GrayImage) -> Result<(), JobError> {
     let Some((width, height)) = dimensions else {
         return Ok(());
     };
-    let got = (mask.width(), mask.height());
     if got == (width, height) || got == (height, width) {
         Ok(())
     } else {

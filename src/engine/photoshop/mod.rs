@@ -15,7 +15,7 @@ mod wire;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use image::GrayImage;
+use crate::engine::cutout::Rendered;
 use serde_json::Value;
 
 pub use auth::{CredentialError, Credentials};
@@ -25,7 +25,7 @@ pub use wire::{JobFailure, JobStatus};
 
 use crate::http::{self, TransportError};
 use crate::lock::Lockfile;
-use crate::manifest::{MaskMode, PhotoshopApi, PhotoshopSettings, Step};
+use crate::manifest::{MaskMode, OutputKind, PhotoshopApi, PhotoshopSettings, Step};
 use crate::redact::SecretUrl;
 use crate::remote;
 use auth::Auth;
@@ -209,11 +209,16 @@ impl Photoshop {
                     self.settings.storage,
                     self.settings.optimize,
                 );
-                (format!("{}/sensei/mask", self.endpoint), body)
+                // The cutout route takes the same body and writes an RGBA PNG.
+                let route = match step.output_kind {
+                    OutputKind::Mask => "sensei/mask",
+                    OutputKind::Cutout => "sensei/cutout",
+                };
+                (format!("{}/{route}", self.endpoint), body)
             }
             PhotoshopApi::V2 => (
                 format!("{}/v2/remove-background", self.endpoint),
-                wire::v2_body(input),
+                wire::v2_body(input, step.output_kind),
             ),
         };
         let give_up_at = Instant::now() + self.deadline();
@@ -319,7 +324,7 @@ impl Photoshop {
         step: &Step,
         job: &JobHandle,
         read: Option<&SecretUrl>,
-    ) -> Result<GrayImage, WaitError> {
+    ) -> Result<Rendered, WaitError> {
         let _span = tracing::info_span!("job", id = %job.id).entered();
         let limits = &self.settings.limits;
         let deadline = Instant::now() + self.deadline();
@@ -475,7 +480,7 @@ impl Photoshop {
         job: &str,
         read: Option<&SecretUrl>,
         result_url: Option<&str>,
-    ) -> Result<GrayImage, WaitError> {
+    ) -> Result<Rendered, WaitError> {
         let failed = WaitError::failed;
         let source = match self.api {
             PhotoshopApi::Sensei => read
@@ -518,18 +523,24 @@ impl Photoshop {
         // The service's mask has its input's size, which Adobe caps at 100 MP: the default
         // limit bounds what a broken or hostile endpoint can make us allocate.
         let shown = source.redacted();
-        let mask = crate::engine::decode_gray(
-            std::path::Path::new(&shown),
-            &bytes,
-            crate::engine::DecodeLimits::default(),
-        )
-        .map_err(|e| {
+        let unusable = |e: crate::engine::EngineError| {
             failed(JobError::Unusable {
                 id: job.to_owned(),
                 reason: e.to_string(),
             })
-        })?;
-        Ok(crate::engine::finish_mask(mask, step.mask))
+        };
+        let path = std::path::Path::new(&shown);
+        let limits = crate::engine::DecodeLimits::default();
+        Ok(match step.output_kind {
+            OutputKind::Mask => {
+                let mask = crate::engine::decode_gray(path, &bytes, limits).map_err(unusable)?;
+                Rendered::Mask(crate::engine::finish_mask(mask, step.mask))
+            }
+            OutputKind::Cutout => {
+                let cutout = crate::engine::decode_rgba(path, &bytes, limits).map_err(unusable)?;
+                Rendered::Cutout(crate::engine::cutout::finish_alpha(cutout, step.mask))
+            }
+        })
     }
 
     /// Where to ask about `job`: the service's own link when maskflow may follow it, else the

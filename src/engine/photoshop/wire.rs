@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::manifest::{MaskMode, Optimize, StorageKind};
+use crate::manifest::{MaskMode, Optimize, OutputKind, StorageKind};
 use crate::redact::{SecretUrl, redact_text};
 
 /// The body of `POST /sensei/mask`.
@@ -33,12 +33,13 @@ pub fn sensei_body(
     body
 }
 
-/// The body of `POST /v2/remove-background`. v2 has no binary masks: maskflow thresholds the
-/// soft mask itself, exactly as the local engine does.
-pub fn v2_body(input: &SecretUrl) -> Value {
+/// The body of `POST /v2/remove-background`, `mode` `mask` or `cutout`. v2 has no binary
+/// masks: maskflow thresholds the soft mask (or the cutout's alpha) itself, exactly as the
+/// local engine does.
+pub fn v2_body(input: &SecretUrl, kind: OutputKind) -> Value {
     json!({
         "image": {"source": {"url": input.expose()}},
-        "mode": "mask",
+        "mode": kind.as_str(),
         "output": {"mediaType": "image/png"},
     })
 }
@@ -447,6 +448,7 @@ mod tests {
             body["input"]["href"],
             "https://b.s3.amazonaws.com/in.jpg?sig=1"
         );
-        assert_eq!(v2_body(&i)["mode"], "mask");
+        assert_eq!(v2_body(&i, OutputKind::Mask)["mode"], "mask");
+        assert_eq!(v2_body(&i, OutputKind::Cutout)["mode"], "cutout");
     }
 }
