@@ -3,7 +3,7 @@
 mod common;
 
 use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::storage::Storage;
@@ -47,7 +47,7 @@ impl Reply {
 
 impl Emulator {
     fn start(args: &[&str]) -> Emulator {
-        let mut child = Command::new(BIN)
+        let mut child = Test::anywhere()
             .args([
                 "emulate",
                 "--format",
@@ -58,6 +58,7 @@ impl Emulator {
                 SECRET,
             ])
             .args(args)
+            .command()
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -761,10 +762,9 @@ fn injected_faults_create_no_jobs() {
 
 #[test]
 fn human_output_says_how_to_connect() {
-    let mut child = Command::new(BIN)
+    let mut child = Test::anywhere()
         .args(["emulate", "--port", "0", "--client-id", "my-id"])
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("MASKFLOW_FORMAT")
+        .command()
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

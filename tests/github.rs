@@ -3,26 +3,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use common::*;
-
-fn run_in_actions(dir: &Path, args: &[&str]) -> (Output, String, String) {
-    let outputs = dir.join("github-output");
-    let summary = dir.join("github-summary.md");
-    let output = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_OUTPUT", &outputs)
-        .env("GITHUB_STEP_SUMMARY", &summary)
-        .env_remove("MASKFLOW_FORMAT")
-        .output()
-        .unwrap();
-    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-    (output, read(&outputs), read(&summary))
-}
 
 #[test]
 fn apply_annotates_failures_and_writes_outputs_and_summary() {
@@ -30,9 +11,17 @@ fn apply_annotates_failures_and_writes_outputs_and_summary() {
     let root = dir.path();
     std::fs::write(root.join("photos/broken.png"), b"not a PNG").unwrap();
     write(root, "maskflow.yaml", EVERY_PNG);
-    let (output, outputs, summary) = run_in_actions(root, &["apply"]);
+    // One worker, so that the images finish in a known order for the snapshot.
+    let (output, outputs, summary) = run_in_actions(root, &["apply", "--jobs", "1"]);
     assert_eq!(code(&output), 1);
     let stdout = String::from_utf8_lossy(&output.stdout);
+    let shown = snapshot::transcript(&[
+        ("stdout", &stdout),
+        ("$GITHUB_OUTPUT", &outputs),
+        ("$GITHUB_STEP_SUMMARY", &summary),
+        ("stderr", &stderr(&output)),
+    ]);
+    snapshot::filtered(|| insta::assert_snapshot!("apply_with_a_failure", shown));
     assert!(
         stdout.contains("::group::maskflow: 2 image(s) to mask"),
         "{stdout}"
@@ -107,6 +96,12 @@ fn validation_problems_become_at_most_ten_annotations() {
     let (output, _, summary) = run_in_actions(root, &["validate"]);
     assert_eq!(code(&output), 1);
     let stdout = String::from_utf8_lossy(&output.stdout);
+    let shown = snapshot::transcript(&[
+        ("stdout", &stdout),
+        ("$GITHUB_STEP_SUMMARY", &summary),
+        ("stderr", &stderr(&output)),
+    ]);
+    snapshot::filtered(|| insta::assert_snapshot!("validate_twelve_problems", shown));
     let errors: Vec<&str> = stdout
         .lines()
         .filter(|l| l.starts_with("::error "))

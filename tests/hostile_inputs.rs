@@ -6,29 +6,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use common::storage::Storage;
 use common::*;
-
-/// Runs maskflow as a GitHub Actions step would: returns the output, $GITHUB_OUTPUT and
-/// $GITHUB_STEP_SUMMARY.
-fn run_in_actions(dir: &Path, args: &[&str]) -> (Output, String, String) {
-    let outputs = dir.join("github-output");
-    let summary = dir.join("github-summary.md");
-    let output = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_OUTPUT", &outputs)
-        .env("GITHUB_STEP_SUMMARY", &summary)
-        .env_remove("MASKFLOW_FORMAT")
-        .env_remove("MASKFLOW_MANIFEST")
-        .output()
-        .unwrap();
-    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-    (output, read(&outputs), read(&summary))
-}
 
 /// Characters that must never reach a terminal or a log as themselves.
 fn raw_hazards(text: &str) -> Vec<char> {

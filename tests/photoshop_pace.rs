@@ -76,15 +76,11 @@ impl Project {
     }
 
     fn command(&self, emulator: &Emulator, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
-        command
+        Test::in_dir(self.root())
             .args(args)
-            .current_dir(self.root())
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("PHOTOSHOP_ACCESS_TOKEN")
             .env("STORAGE_SIG", SIGNATURE)
-            .envs(emulator.credentials());
-        command
+            .envs(emulator.credentials())
+            .command()
     }
 
     fn run(&self, emulator: &Emulator, args: &[&str]) -> Output {

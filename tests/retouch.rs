@@ -4,7 +4,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::*;
 use serde_json::Value;
@@ -196,24 +196,11 @@ fn retouch_is_kept_adopted_and_remade_only_when_forced() {
     assert_eq!(run_code(root, &["plan", "--detailed-exitcode"]).0, 0);
 }
 
-fn run_in_actions(dir: &Path, args: &[&str]) -> (Output, String) {
-    let outputs = dir.join("github-output");
-    let summary = dir.join("github-summary.md");
-    let _ = std::fs::remove_file(&summary);
-    let output = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_OUTPUT", &outputs)
-        .env("GITHUB_STEP_SUMMARY", &summary)
-        .env_remove("MASKFLOW_FORMAT")
-        .env_remove("MASKFLOW_MANIFEST")
-        .output()
-        .unwrap();
-    (
-        output,
-        std::fs::read_to_string(&summary).unwrap_or_default(),
-    )
+/// A GitHub Actions step, with this run's summary only.
+fn actions_step(dir: &Path, args: &[&str]) -> (Output, String) {
+    let _ = std::fs::remove_file(dir.join("github-summary.md"));
+    let (output, _, summary) = run_in_actions(dir, args);
+    (output, summary)
 }
 
 #[test]
@@ -225,12 +212,12 @@ fn under_github_actions_kept_masks_and_conflicts_are_annotated_and_summarized() 
     let retouched = retouch(root, HORSE);
     let annotation = "::warning file=maskflow.yaml,line=3,col=5::masks/horse.png kept: modified outside maskflow; `maskflow adopt masks/horse.png` keeps the mask on disk, `maskflow apply --force masks/horse.png` remakes it";
 
-    let (output, _) = run_in_actions(root, &["plan"]);
+    let (output, _) = actions_step(root, &["plan"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.lines().any(|l| l == annotation), "{stdout}");
 
-    let (output, summary) = run_in_actions(root, &["apply"]);
+    let (output, summary) = actions_step(root, &["apply"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.lines().any(|l| l == annotation), "{stdout}");
@@ -249,7 +236,7 @@ fn under_github_actions_kept_masks_and_conflicts_are_annotated_and_summarized() 
     // Adopted, then its input changes: a conflict, annotated, listed, exit 2.
     assert_eq!(run_code(root, &["adopt"]).0, 0);
     change_input(root, 1);
-    let (output, summary) = run_in_actions(root, &["apply"]);
+    let (output, summary) = actions_step(root, &["apply"]);
     assert_eq!(code(&output), 2, "{}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(

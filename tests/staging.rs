@@ -14,19 +14,11 @@ use serde_json::Value;
 const PHOTOS: [&str; 3] = ["camera.png", "coffee.png", "horse.png"];
 
 fn command(dir: &Path, s3: &S3, emulator: Option<&Emulator>, args: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .env_remove("PHOTOSHOP_ACCESS_TOKEN")
-        .envs(s3.credentials());
+    let mut test = Test::in_dir(dir).args(args).envs(s3.credentials());
     if let Some(emulator) = emulator {
-        command.envs(emulator.credentials());
+        test = test.envs(emulator.credentials());
     }
-    command
+    test.command()
 }
 
 fn apply_with(
@@ -311,15 +303,11 @@ fn azure_sas_urls_are_accepted_by_azurite() {
         ),
     );
     let run = |extra: &[(&str, &str)]| {
-        let mut command = Command::new(BIN);
-        command
+        Test::in_dir(root)
             .args(["apply", "--format", "json"])
-            .current_dir(root)
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("AZURE_STORAGE_CONNECTION_STRING")
             .envs(emulator.credentials())
-            .envs(extra.iter().copied());
-        command.output().unwrap()
+            .envs(extra.iter().copied())
+            .output()
     };
     let output = run(&[("AZURE_STORAGE_KEY", KEY)]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));

@@ -771,11 +771,16 @@ mod tests {
     fn keys_are_normalized_and_kept_inside() {
         assert_eq!(relative_key("./masks//a.png"), Ok("masks/a.png".to_owned()));
         assert_eq!(relative_key("masks/../b.png"), Ok("b.png".to_owned()));
-        assert!(relative_key("../b.png").is_err());
-        assert!(relative_key("masks/../../b.png").is_err());
-        assert!(relative_key("/etc/b.png").is_err());
-        assert!(relative_key("..\\b.png").is_err());
-        assert!(relative_key("").is_err());
+        let leaves = Err("leaves the manifest's folder");
+        assert_eq!(relative_key("../b.png"), leaves);
+        assert_eq!(relative_key("masks/../../b.png"), leaves);
+        assert_eq!(relative_key("..\\b.png"), leaves);
+        assert_eq!(relative_key("/etc/b.png"), Err("is an absolute path"));
+        assert_eq!(relative_key(""), Err("is empty"));
+        assert_eq!(
+            relative_key("masks/.."),
+            Err("names the manifest's folder itself")
+        );
     }
 
     #[test]

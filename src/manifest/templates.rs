@@ -194,7 +194,13 @@ mod tests {
     #[test]
     fn image_values_are_undefined_in_input_templates() {
         let t = Templates::new(&BTreeMap::new(), signer());
-        assert!(t.render("{{ stem }}.png", None).is_err());
+        let err = t.render("{{ stem }}.png", None).unwrap_err();
+        assert_eq!(err.range, 3..7);
+        assert!(
+            err.message.contains("undefined") && err.message.contains("know only vars.NAME"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -211,9 +217,13 @@ mod tests {
     #[test]
     fn runaway_templates_run_out_of_fuel() {
         let t = Templates::new(&BTreeMap::new(), signer());
-        assert!(
-            t.render("{% for i in range(10000000) %}x{% endfor %}", None)
-                .is_err()
-        );
+        // Each range stays under minijinja's own range cap, so only the fuel can stop this;
+        // the same loop a hundred times smaller renders.
+        let runaway =
+            "{% for i in range(1000) %}{% for j in range(1000) %}x{% endfor %}{% endfor %}";
+        let err = t.render(runaway, None).unwrap_err();
+        assert!(err.message.contains("out of fuel"), "{}", err.message);
+        let bounded = "{% for i in range(10) %}{% for j in range(1000) %}x{% endfor %}{% endfor %}";
+        assert_eq!(t.render(bounded, None).unwrap().len(), 10_000);
     }
 }

@@ -1,7 +1,7 @@
 //! `maskflow emulate` as a child process, for end-to-end tests of the photoshop engine.
 
 use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use serde_json::Value;
 
@@ -15,9 +15,10 @@ pub struct Emulator {
 impl Emulator {
     /// Starts the emulator on a free port with `args` and waits until it listens.
     pub fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(super::BIN)
+        let mut child = super::Test::anywhere()
             .args(["emulate", "--format", "json", "--port", "0"])
             .args(args)
+            .command()
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

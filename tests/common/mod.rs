@@ -4,10 +4,14 @@
 pub mod azurite;
 pub mod emulator;
 pub mod s3;
+pub mod snapshot;
 pub mod storage;
+pub mod test;
+
+pub use test::{Test, github_files};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
@@ -38,19 +42,18 @@ pub fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
 
-/// Runs maskflow in `dir` and returns its output.
+/// Runs maskflow in `dir`, with the cleared environment of `Test`, and returns its output.
 pub fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("MASKFLOW_MANIFEST")
-        .env_remove("MASKFLOW_FORMAT")
-        // Tests choose their renderer; a CI runner's own variables must not.
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .output()
-        .unwrap()
+    Test::in_dir(dir).args(args).output()
+}
+
+/// Runs maskflow in `dir` as a GitHub Actions step would, and returns its output and what it
+/// wrote to `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY` (both files in `dir`, appended to
+/// across runs as on a runner).
+pub fn run_in_actions(dir: &Path, args: &[&str]) -> (Output, String, String) {
+    let output = Test::in_dir(dir).args(args).github_actions(dir).output();
+    let (outputs, summary) = github_files(dir);
+    (output, outputs, summary)
 }
 
 pub fn code(output: &Output) -> i32 {
@@ -148,9 +151,9 @@ pub struct Running {
 impl Running {
     pub fn start(dir: &Path) -> Self {
         use std::io::BufRead;
-        let mut child = Command::new(BIN)
+        let mut child = Test::in_dir(dir)
             .args(["apply", "--jobs", "1", "--format", "json"])
-            .current_dir(dir)
+            .command()
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
