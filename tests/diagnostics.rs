@@ -78,7 +78,13 @@ impl Project {
             .envs(env.iter().copied())
             .output()
             .unwrap();
-        assert_eq!(code(&output), 0, "stderr: {}", stderr(&output));
+        assert_eq!(
+            code(&output),
+            0,
+            "stdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            stderr(&output)
+        );
         output
     }
 }

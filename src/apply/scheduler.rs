@@ -160,6 +160,7 @@ impl Lane {
                 (work, ticket)
             };
             let seat = ticket.map(|(photoshop, ticket)| photoshop.board(ticket));
+            let _image = tracing::info_span!("image", key = %work.step.key).entered();
             let _ = sender.send(Message::Started {
                 key: work.step.key.clone(),
             });

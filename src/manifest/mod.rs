@@ -23,8 +23,8 @@ pub use glob::SkippedName;
 pub use model::{
     CredentialVars, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT, Defaults, EmbeddedModel, EngineKind,
     ImageEntry, ImageLimits, InputScale, Limits, Manifest, MaskMode, ModelFile, ModelSetting,
-    Optimize, OutputKind, PhotoshopApi, PhotoshopSettings, RetouchPolicy, ShardShare,
-    StorageKind, VarValue, schema_json,
+    Optimize, OutputKind, PhotoshopApi, PhotoshopSettings, RetouchPolicy, ShardShare, StorageKind,
+    VarValue, schema_json,
 };
 use serde_saphyr::Spanned;
 use yaml::Node;

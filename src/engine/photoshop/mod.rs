@@ -597,18 +597,14 @@ impl Photoshop {
         limiter: &SubmitLimiter,
         request: impl Fn(&str) -> http::Request<'u>,
     ) -> Result<Reply, CallError> {
-        let token = self.auth.token(&self.api_agent).map_err(CallError::Auth)?;
-        let reply = read_reply(self.send_counted(limiter, request(&token)))
-            .map_err(CallError::Transport)?;
+        let (reply, token) = self.send_counted(limiter, &request)?;
         if reply.status != 401 {
             return Ok(reply);
         }
         self.auth
             .rejected(&token, &reply.refusal())
             .map_err(CallError::Auth)?;
-        let token = self.auth.token(&self.api_agent).map_err(CallError::Auth)?;
-        let reply = read_reply(self.send_counted(limiter, request(&token)))
-            .map_err(CallError::Transport)?;
+        let (reply, _) = self.send_counted(limiter, &request)?;
         if reply.status == 401 {
             return Err(CallError::Auth(AuthError::TokenRefused {
                 refusal: reply.refusal(),
@@ -617,18 +613,27 @@ impl Photoshop {
         Ok(reply)
     }
 
-    /// Sends through `limiter`: counted only once a token is at hand, right before sending
-    /// (minting one can take a while), and again from its answer, since the service counted
-    /// it somewhere in between.
-    fn send_counted(
+    /// Sends through `limiter`, with the token taken once the request may go: a wait for the
+    /// limiter (a 429 pause lasts seconds) must not outlive the token it would send. The slot
+    /// is counted again from the answer, since the service counted the request somewhere
+    /// between our sending it and its answer.
+    fn send_counted<'u>(
         &self,
         limiter: &SubmitLimiter,
-        request: http::Request<'_>,
-    ) -> Result<http::Response, TransportError> {
+        request: &impl Fn(&str) -> http::Request<'u>,
+    ) -> Result<(Reply, String), CallError> {
         let slot = limiter.acquire();
-        let sent = self.api_agent.send(request);
+        let token = match self.auth.token(&self.api_agent) {
+            Ok(token) => token,
+            Err(e) => {
+                limiter.settle(slot);
+                return Err(CallError::Auth(e));
+            }
+        };
+        let sent = self.api_agent.send(request(&token));
         limiter.settle(slot);
-        sent
+        let reply = read_reply(sent).map_err(CallError::Transport)?;
+        Ok((reply, token))
     }
 }
 
