@@ -17,11 +17,14 @@ use serde_json::Value;
 const U2NETP_SHA256: &str = "309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8";
 const U2NET_SHA256: &str = "8d10d2f3bb75ae3b6d527c77944fc5e7dcd94b29809d47a739a7a728a912b491";
 
+/// What the server answers per path: the body, and whether to cut it short.
+type Routes = Arc<Mutex<HashMap<String, (Vec<u8>, bool)>>>;
+
 /// A file server on 127.0.0.1 that counts requests, and can cut a body short.
 struct Server {
     base: String,
     requests: Arc<AtomicUsize>,
-    routes: Arc<Mutex<HashMap<String, (Vec<u8>, bool)>>>,
+    routes: Routes,
 }
 
 impl Server {
@@ -29,7 +32,7 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(AtomicUsize::new(0));
-        let routes: Arc<Mutex<HashMap<String, (Vec<u8>, bool)>>> = Arc::default();
+        let routes: Routes = Arc::default();
         let (count, table) = (requests.clone(), routes.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
