@@ -487,13 +487,21 @@ fn v2_job_hosts_its_result_behind_a_signature() {
         (404, Some("unknown_job_id"))
     );
 
+    // Cutouts are served too; a mode Adobe has but the emulator does not is refused as such.
     let mut cutout = v2_body(&storage.url("photos/horse.png"));
     cutout["mode"] = json!("cutout");
     assert_eq!(
         emulator
             .post("/v2/remove-background", &token, &cutout)
             .status,
-        422
+        202
+    );
+    let mut psd = v2_body(&storage.url("photos/horse.png"));
+    psd["mode"] = json!("psd");
+    let refused = emulator.post("/v2/remove-background", &token, &psd);
+    assert_eq!(
+        (refused.status, refused.json()["error_code"].as_str()),
+        (422, Some("unsupported_by_emulator"))
     );
     let invalid = emulator.post("/v2/remove-background", &token, &json!({"mode": "mask"}));
     assert_eq!(
