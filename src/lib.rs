@@ -103,3 +103,12 @@ impl Error {
 fn exit_code(code: u8) -> ExitCode {
     ExitCode::from(code)
 }
+
+/// An error as a report line and the lockfile keep it: its message, then its hint in
+/// parentheses when it has one.
+pub fn with_hint(error: &impl std::fmt::Display, hint: Option<impl std::fmt::Display>) -> String {
+    match hint {
+        Some(hint) => format!("{error} ({hint})"),
+        None => error.to_string(),
+    }
+}

@@ -57,10 +57,7 @@ impl StepError {
 
     /// The error with its hint, as the lockfile and the report keep it.
     pub fn describe(&self) -> String {
-        match self.hint() {
-            Some(hint) => format!("{self} ({hint})"),
-            None => self.to_string(),
-        }
+        crate::with_hint(self, self.hint())
     }
 
     /// Whether the image's job may still finish, so its entry must stay "submitted".

@@ -16,10 +16,7 @@ pub fn local(
     bytes: &[u8],
     limits: DecodeLimits,
 ) -> Result<Rendered, String> {
-    let describe = |e: &super::EngineError| match e.hint() {
-        Some(hint) => format!("{e} ({hint})"),
-        None => e.to_string(),
-    };
+    let describe = |e: &super::EngineError| crate::with_hint(e, e.hint());
     let Some(spec) = &step.model else {
         let engine = embedded.ok_or("the embedded model was not loaded")?;
         if step.output_kind == OutputKind::Mask {
@@ -45,10 +42,7 @@ pub fn local(
             cutout, step.mask,
         )));
     };
-    let model = crate::models::load(spec).map_err(|e| match e.hint() {
-        Some(hint) => format!("{e} ({hint})"),
-        None => e.to_string(),
-    })?;
+    let model = crate::models::load(spec).map_err(|e| crate::with_hint(&e, e.hint()))?;
     let rgb = decode_rgb(input, bytes, limits).map_err(|e| describe(&e))?;
     let soft = model.soft_mask(&rgb).map_err(|message| {
         format!(

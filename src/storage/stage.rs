@@ -79,10 +79,7 @@ impl StageError {
 
     /// The message with its hint, for a report line.
     pub fn described(&self) -> String {
-        match self.hint() {
-            Some(hint) => format!("{self} ({hint})"),
-            None => self.to_string(),
-        }
+        crate::with_hint(self, self.hint())
     }
 }
 
