@@ -3,14 +3,14 @@
 
 use std::borrow::Cow;
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use ort::environment::Environment;
 use ort::session::Session as OrtSession;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::TensorRef;
 
-use super::{Input, RuntimeError, RuntimeKind, Session, Tensor, threads_per_job};
+use super::{Input, RuntimeError, RuntimeKind, Session, Tensor};
 
 /// The library: `ORT_DYLIB_PATH`, else `libonnxruntime.so` on the loader's search path.
 fn library_path() -> PathBuf {
@@ -45,11 +45,15 @@ fn environment() -> Result<&'static Environment, RuntimeError> {
         .map_err(Clone::clone)
 }
 
-/// `ort` runs a session through `&mut`, so concurrent images each take a session of their
-/// own from this pool (as many as run at once, each with `threads_per_job` threads).
+/// One session for the whole process, run by one image at a time with every core.
+///
+/// Measured on the small workload of `bench/apply_vs_peer.sh` (2 cores, `--jobs 2`): a
+/// session per worker peaked at 1021 MB (2x the peer) because each session plans and keeps
+/// its own activations, and glibc keeps what each worker thread freed in that thread's own
+/// malloc arena. One session with onnxruntime's arena and without memory patterns peaked at
+/// 344 MB and was no slower: the other workers decode, resize and encode while it runs.
 pub struct OnnxruntimeSession {
-    model: Cow<'static, [u8]>,
-    idle: Mutex<Vec<(usize, OrtSession)>>,
+    session: Mutex<OrtSession>,
     output_names: Vec<String>,
 }
 
@@ -69,33 +73,17 @@ fn run_error(e: impl std::fmt::Display) -> RuntimeError {
 
 impl OnnxruntimeSession {
     pub fn load(model: Cow<'static, [u8]>) -> Result<OnnxruntimeSession, RuntimeError> {
-        let threads = threads_per_job();
-        let first = new_session(&model, threads)?;
-        let output_names = first
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let session = new_session(&model, cores)?;
+        let output_names = session
             .outputs()
             .iter()
             .map(|o| o.name().to_owned())
             .collect();
         Ok(OnnxruntimeSession {
-            model,
-            idle: Mutex::new(vec![(threads, first)]),
+            session: Mutex::new(session),
             output_names,
         })
-    }
-
-    /// An idle session with the current thread setting, or a new one.
-    fn take(&self) -> Result<(usize, OrtSession), RuntimeError> {
-        let threads = threads_per_job();
-        let mut idle = self.idle.lock().expect("session pool lock");
-        // Sessions made for another thread count are dropped: their pools would be too big.
-        idle.retain(|(size, _)| *size == threads);
-        match idle.pop() {
-            Some(session) => Ok(session),
-            None => {
-                drop(idle);
-                Ok((threads, new_session(&self.model, threads)?))
-            }
-        }
     }
 }
 
@@ -109,6 +97,14 @@ fn new_session(model: &[u8], threads: usize) -> Result<OrtSession, RuntimeError>
         .with_intra_threads(threads)
         .map_err(load_error)?
         .with_inter_threads(1)
+        .map_err(load_error)?
+        // Spinning intra-op threads burn the core a decoding worker needs (+40 % CPU time
+        // measured with spinning on).
+        .with_intra_op_spinning(false)
+        .map_err(load_error)?
+        .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(true).build()])
+        .map_err(load_error)?
+        .with_memory_pattern(false)
         .map_err(load_error)?
         .commit_from_memory(model)
         .map_err(load_error)
@@ -130,21 +126,16 @@ impl Session for OnnxruntimeSession {
             })?;
         let shape: Vec<i64> = input.shape.iter().map(|&d| d as i64).collect();
         let tensor = TensorRef::from_array_view((shape, input.data)).map_err(run_error)?;
-        let (threads, mut session) = self.take()?;
-        let result = (|| {
-            let outputs = session.run(ort::inputs![tensor]).map_err(run_error)?;
-            let (shape, data) = outputs[name.as_str()]
-                .try_extract_tensor::<f32>()
-                .map_err(|_| RuntimeError::OutputType { index: output })?;
-            Ok(Tensor {
-                shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
-                data: data.to_vec(),
-            })
-        })();
-        self.idle
-            .lock()
-            .expect("session pool lock")
-            .push((threads, session));
-        result
+        // A poisoned lock only means another image panicked; a session keeps nothing
+        // between runs, so the next image may still use it.
+        let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
+        let outputs = session.run(ort::inputs![tensor]).map_err(run_error)?;
+        let (shape, data) = outputs[name.as_str()]
+            .try_extract_tensor::<f32>()
+            .map_err(|_| RuntimeError::OutputType { index: output })?;
+        Ok(Tensor {
+            shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
+            data: data.to_vec(),
+        })
     }
 }
