@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::engine::EngineError;
 use crate::engine::photoshop::lifecycle::JobError;
+use crate::engine::render::RenderError;
 use crate::fsutil;
 use crate::isolate::Crash;
 use crate::png::EncodeError;
@@ -27,9 +28,8 @@ pub enum StepError {
     },
     #[error(transparent)]
     Engine(#[from] EngineError),
-    /// The local engine's model or rendering, already described with its hint.
-    #[error("{message}")]
-    Render { message: String },
+    #[error(transparent)]
+    Render(#[from] RenderError),
     #[error(transparent)]
     Encode(#[from] EncodeError),
     #[error("cannot write {key}: {}", fsutil::io_reason(source))]
@@ -45,10 +45,10 @@ impl StepError {
         match self {
             StepError::Engine(e) => e.hint(),
             StepError::Job(e) => e.hint(),
+            StepError::Render(e) => e.hint(),
             StepError::ReadInput { .. }
             | StepError::Download(_)
             | StepError::ReadDownload { .. }
-            | StepError::Render { .. }
             | StepError::Encode(_)
             | StepError::WriteMask { .. }
             | StepError::Crashed(_) => None,

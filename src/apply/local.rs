@@ -39,8 +39,7 @@ pub(super) fn run_local(
         size: bytes.len() as u64,
         digest: fsutil::digest_bytes(&bytes),
     };
-    let rendered = crate::engine::render::local(step, engine, &label, &bytes, limits)
-        .map_err(|message| StepError::Render { message })?;
+    let rendered = crate::engine::render::local(step, engine, &label, &bytes, limits)?;
     // The input's bytes are not needed any more; free them before encoding.
     drop(bytes);
     write_rendered(step, &rendered, input, folders)

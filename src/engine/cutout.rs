@@ -49,9 +49,9 @@ pub fn cut_out(request: &super::MaskRequest<'_>) -> Result<RgbaImage, super::Eng
     let rgb = super::decode::decode_rgb(request.input, request.bytes, request.limits)?;
     let soft = super::local::LocalEngine::shared()?
         .soft_mask(&rgb)
-        .map_err(|message| super::EngineError::Inference {
+        .map_err(|source| super::EngineError::Inference {
             path: request.input.to_owned(),
-            message,
+            source,
         })?;
     Ok(compose(rgb, &soft))
 }

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use super::runtime::{self, Input, RuntimeKind, Session};
-use super::{Engine, EngineError, MaskRequest, decode::decode_rgb, finish_mask, recipe};
+use super::{
+    Engine, EngineError, InferenceError, MaskRequest, decode::decode_rgb, finish_mask, recipe,
+};
 use image::GrayImage;
 use sha2::{Digest, Sha256};
 
@@ -58,26 +60,27 @@ impl LocalEngine {
     }
 
     /// The soft mask for already-decoded RGB pixels.
-    pub fn soft_mask(&self, rgb: &image::RgbImage) -> Result<GrayImage, String> {
+    pub fn soft_mask(&self, rgb: &image::RgbImage) -> Result<GrayImage, InferenceError> {
         let (width, height) = rgb.dimensions();
         let input = recipe::preprocess(rgb.as_raw(), width, height);
         self.infer(&input, width, height)
     }
 
     /// Runs the model on its 320x320 input and scales the result to `width` x `height`.
-    fn infer(&self, input: &[f32], width: u32, height: u32) -> Result<GrayImage, String> {
+    fn infer(&self, input: &[f32], width: u32, height: u32) -> Result<GrayImage, InferenceError> {
         let side = recipe::SIDE as usize;
         let input = Input {
             shape: &[1, 3, side, side],
             data: input,
         };
         // Output 0 is the fused map d0 (1x1x320x320), already a sigmoid probability.
-        let output = self.session.run(input, 0).map_err(|e| e.to_string())?;
+        let output = self.session.run(input, 0)?;
         if output.data.len() != side * side {
-            return Err(format!(
-                "the model returned a map of shape {:?}, not 1x1x{side}x{side}",
-                output.shape
-            ));
+            return Err(InferenceError::OutputShape {
+                output: 0,
+                shape: output.shape,
+                side,
+            });
         }
         let pixels = recipe::postprocess(&output.data, width, height);
         Ok(GrayImage::from_raw(width, height, pixels).expect("postprocess returns width*height"))
@@ -108,9 +111,9 @@ impl Engine for LocalEngine {
         drop(rgb);
         let soft = self
             .infer(&input, width, height)
-            .map_err(|message| EngineError::Inference {
+            .map_err(|source| EngineError::Inference {
                 path: request.input.to_owned(),
-                message,
+                source,
             })?;
         Ok(finish_mask(soft, request.mask))
     }

@@ -45,8 +45,11 @@ pub enum EngineError {
     ModelDigest { expected: String, actual: String },
     #[error(transparent)]
     Runtime(#[from] runtime::RuntimeError),
-    #[error("inference failed for {}: {message}", path.display())]
-    Inference { path: PathBuf, message: String },
+    #[error("inference failed for {}: {source}", path.display())]
+    Inference {
+        path: PathBuf,
+        source: InferenceError,
+    },
     #[error(transparent)]
     Credentials(#[from] photoshop::CredentialError),
 }
@@ -71,6 +74,27 @@ impl EngineError {
             _ => None,
         }
     }
+}
+
+/// Why a model's run gave no mask.
+#[derive(Debug, thiserror::Error)]
+pub enum InferenceError {
+    #[error(transparent)]
+    Runtime(#[from] runtime::RuntimeError),
+    #[error(
+        "output #{output} has shape {}, not one {side}x{side} map",
+        shown_shape(shape)
+    )]
+    OutputShape {
+        output: usize,
+        shape: Vec<usize>,
+        side: usize,
+    },
+}
+
+fn shown_shape(shape: &[usize]) -> String {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    dims.join("x")
 }
 
 /// What an engine is asked to do for one image.

@@ -1,8 +1,9 @@
 //! One ONNX network with a square RGB input, loaded through the runtime module, checked
 //! against its recipe, run on one NCHW tensor.
 
+use crate::engine::InferenceError;
 use crate::engine::recipe::Recipe;
-use crate::engine::runtime::{self, Input, RuntimeError, RuntimeKind, Session};
+use crate::engine::runtime::{self, Input, RuntimeError, Session};
 
 pub struct Net {
     session: Box<dyn Session>,
@@ -11,6 +12,7 @@ pub struct Net {
 }
 
 /// Why a network cannot be used: not a model at all, or one that does not fit the recipe.
+#[derive(Debug)]
 pub enum NetError {
     NotOnnx(String),
     Shape(String),
@@ -22,7 +24,8 @@ impl Net {
     /// than on every image.
     pub fn load(bytes: Vec<u8>, recipe: &Recipe) -> Result<Net, NetError> {
         let side = recipe.side as usize;
-        let session = runtime::load(RuntimeKind::default(), bytes).map_err(|e| match e {
+        // The selected runtime, as the lockfile's engine identity records.
+        let session = runtime::load(runtime::selected(), bytes).map_err(|e| match e {
             RuntimeError::Load { message, .. } => NetError::NotOnnx(message),
             other => NetError::NotOnnx(other.to_string()),
         })?;
@@ -33,53 +36,36 @@ impl Net {
         };
         let blank = vec![0f32; 3 * side * side];
         net.run(&blank).map_err(|e| match e {
-            RunError::Runtime(RuntimeError::NoSuchOutput { index, count }) => NetError::Shape(
-                format!("`output: {index}` asks for output #{index}, and it has {count}"),
-            ),
-            RunError::Runtime(e) => NetError::Shape(format!(
+            InferenceError::Runtime(RuntimeError::NoSuchOutput { index, count }) => {
+                NetError::Shape(format!(
+                    "`output: {index}` asks for output #{index}, and it has {count}"
+                ))
+            }
+            InferenceError::Runtime(e) => NetError::Shape(format!(
                 "it cannot run on a 1x3x{side}x{side} input (`input_size: {side}`): {e}"
             )),
-            RunError::Shape(message) => NetError::Shape(message),
+            shape @ InferenceError::OutputShape { .. } => NetError::Shape(shape.to_string()),
         })?;
         Ok(net)
     }
 
     /// Runs the network on one 1x3xSxS input; returns the chosen output's S*S values.
-    pub fn run(&self, input: &[f32]) -> Result<Vec<f32>, RunError> {
+    pub fn run(&self, input: &[f32]) -> Result<Vec<f32>, InferenceError> {
         let side = self.side;
-        let output = self
-            .session
-            .run(
-                Input {
-                    shape: &[1, 3, side, side],
-                    data: input,
-                },
-                self.output,
-            )
-            .map_err(RunError::Runtime)?;
+        let output = self.session.run(
+            Input {
+                shape: &[1, 3, side, side],
+                data: input,
+            },
+            self.output,
+        )?;
         if output.data.len() != side * side {
-            let shown: Vec<String> = output.shape.iter().map(usize::to_string).collect();
-            return Err(RunError::Shape(format!(
-                "output #{} is {}, not one {side}x{side} map",
-                self.output,
-                shown.join("x")
-            )));
+            return Err(InferenceError::OutputShape {
+                output: self.output,
+                shape: output.shape,
+                side,
+            });
         }
         Ok(output.data)
-    }
-}
-
-/// Why one run failed.
-pub enum RunError {
-    Runtime(RuntimeError),
-    Shape(String),
-}
-
-impl std::fmt::Display for RunError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RunError::Runtime(e) => e.fmt(f),
-            RunError::Shape(message) => f.write_str(message),
-        }
     }
 }

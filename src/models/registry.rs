@@ -8,6 +8,7 @@ use image::{GrayImage, RgbImage};
 
 use super::net::{Net, NetError};
 use super::{ModelError, ModelSpec, cache};
+use crate::engine::InferenceError;
 use crate::engine::recipe::{self, Recipe};
 
 /// A model ready to run.
@@ -18,10 +19,10 @@ pub struct Loaded {
 
 impl Loaded {
     /// The soft mask for decoded RGB pixels, at their size.
-    pub fn soft_mask(&self, rgb: &RgbImage) -> Result<GrayImage, String> {
+    pub fn soft_mask(&self, rgb: &RgbImage) -> Result<GrayImage, InferenceError> {
         let (width, height) = rgb.dimensions();
         let input = recipe::preprocess_with(&self.recipe, rgb.as_raw(), width, height);
-        let output = self.net.run(&input).map_err(|e| e.to_string())?;
+        let output = self.net.run(&input)?;
         let pixels = recipe::postprocess_with(&self.recipe, &output, width, height);
         Ok(GrayImage::from_raw(width, height, pixels).expect("postprocess returns width*height"))
     }
