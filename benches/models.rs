@@ -2,7 +2,7 @@
 //! for bench/models.sh.
 //!
 //!   cargo bench --bench models -- --model FILE --out DIR [--runs N] [--warmup W]
-//!       [--threads T] IMAGE...
+//!       [--threads T] [--runtime rten|onnxruntime] IMAGE...
 //!
 //! The file must be a known model (`maskflow models`): its recipe comes from the table.
 //! Prints one JSON line per image:
@@ -11,6 +11,7 @@
 
 use std::time::Instant;
 
+use maskflow::engine::runtime::{self, RuntimeKind};
 use maskflow::models::{ModelSource, ModelSpec, known, sha256_hex};
 
 fn main() {
@@ -27,6 +28,14 @@ fn main() {
             "--warmup" => warmup = value("--warmup").parse().expect("--warmup: a number"),
             "--threads" => threads = value("--threads").parse().expect("--threads: a number"),
             "--model" => model = Some(value("--model")),
+            "--runtime" => {
+                let name = value("--runtime");
+                let kind = RuntimeKind::ALL
+                    .into_iter()
+                    .find(|k| k.as_str() == name)
+                    .unwrap_or_else(|| panic!("--runtime: rten or onnxruntime, not {name}"));
+                runtime::select(kind);
+            }
             "--out" => out = Some(std::path::PathBuf::from(value("--out"))),
             // libtest passes --bench to harness-less benches.
             "--bench" => {}
@@ -79,7 +88,8 @@ fn main() {
             .into_owned();
         mask.unwrap().save(out.join(format!("{stem}.png"))).unwrap();
         println!(
-            "{{\"runtime\":\"maskflow\",\"model\":\"{}\",\"image\":\"{}\",\"median_ms\":{median:.3},\"runs\":{runs},\"threads\":{threads}}}",
+            "{{\"runtime\":\"maskflow-{}\",\"model\":\"{}\",\"image\":\"{}\",\"median_ms\":{median:.3},\"runs\":{runs},\"threads\":{threads}}}",
+            runtime::selected().as_str(),
             known.name,
             std::path::Path::new(&path)
                 .file_name()

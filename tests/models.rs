@@ -404,11 +404,32 @@ fn a_download_cut_halfway_leaves_nothing_in_the_cache() {
     assert!(error.contains("download failed"), "{error}");
     assert_eq!(cached(cache.path()), Vec::<String>::new(), "nothing kept");
 
+    // A run killed mid-download leaves its temporary file; one an hour old is abandoned (a
+    // download times out after 30 minutes), one just written may be another run's.
+    let models = cache.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let abandoned = models.join(".maskflow-tmp-killed");
+    let in_progress = models.join(".maskflow-tmp-running");
+    std::fs::write(&abandoned, b"half a model").unwrap();
+    std::fs::write(&in_progress, b"half a model").unwrap();
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&abandoned)
+        .unwrap()
+        .set_modified(an_hour_ago)
+        .unwrap();
+
     // Served whole, the next run downloads it and makes the mask.
     server.serve("/u2netp.onnx", u2netp(), false);
     let events = apply_cached(root, cache.path(), 0);
     assert_eq!(summary(&events)["updated"], 1, "{events:?}");
     assert!(root.join("bad/horse.png").is_file());
+    assert!(!abandoned.exists(), "the abandoned download is swept");
+    assert!(
+        in_progress.exists(),
+        "a recent temporary file is left alone"
+    );
 }
 
 #[test]

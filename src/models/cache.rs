@@ -135,6 +135,7 @@ fn download(
         reason: crate::fsutil::io_reason(&e),
     };
     std::fs::create_dir_all(folder).map_err(cache_error)?;
+    remove_abandoned_downloads(folder);
     let temp = tempfile::Builder::new()
         .prefix(crate::fsutil::TEMP_PREFIX)
         .tempfile_in(folder)
@@ -172,6 +173,33 @@ fn download(
     temp.as_file().sync_all().map_err(cache_error)?;
     temp.persist(path).map_err(|e| cache_error(e.error))?;
     Ok(())
+}
+
+/// Deletes the temporary files of downloads that a killed run left in the cache. Other runs
+/// (other checkouts on the same machine) may be downloading into it right now, so only files
+/// older than a download may last are deleted: theirs cannot be that old. Best effort: what
+/// cannot be deleted now is tried again at the next download.
+fn remove_abandoned_downloads(folder: &Path) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let abandoned = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(crate::fsutil::TEMP_PREFIX)
+            && entry.metadata().is_ok_and(|meta| {
+                meta.is_file()
+                    && meta
+                        .modified()
+                        .ok()
+                        .and_then(|modified| modified.elapsed().ok())
+                        .is_some_and(|age| age > DOWNLOAD_TIMEOUT)
+            });
+        if abandoned && std::fs::remove_file(entry.path()).is_ok() {
+            tracing::debug!(file = %entry.path().display(), "removed an abandoned model download");
+        }
+    }
 }
 
 #[cfg(test)]
