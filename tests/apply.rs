@@ -1,5 +1,8 @@
 //! End to end: the real binary on the local engine, run after run.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

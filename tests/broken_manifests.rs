@@ -2,6 +2,9 @@
 //!
 //! Each file in tests/broken/ starts with `# expect: LINE:COL text | more text`.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

@@ -3,6 +3,9 @@
 //! reason and the service's request id, diagnostics stay off stdout, and no output holds the
 //! client secret, a token or a URL signature.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::Path;

@@ -1,6 +1,9 @@
 //! The GitHub Actions renderer, as a runner would see it: workflow commands on stdout,
 //! outputs in $GITHUB_OUTPUT, markdown in $GITHUB_STEP_SUMMARY.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

@@ -2,6 +2,9 @@
 //! merge, or a shard's partial lock passed to `lock merge`. None of it may make maskflow
 //! delete a file outside the project, or a file the manifest reads.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,9 @@
 //! The committed schemas match the types, and are valid JSON Schema 2020-12.
 //! After changing the types: `UPDATE_SCHEMAS=1 cargo test --test schemas`, then commit.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 
 fn check(file: &str, fresh: String) {
