@@ -35,6 +35,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Schema(args) => {
             let schema = if args.lock {
                 lock::schema_json()
+            } else if args.events {
+                report::events::schema_json()
             } else {
                 manifest::schema_json()
             };
