@@ -62,7 +62,8 @@ pub(super) fn remove_orphan(
         kept = Some(Kept::Manual);
     } else if let (Some(inputs), Some(output)) = (inputs, &entry.output) {
         let pruned = prune::prune(manifest_dir, &output.target, &output.digest, inputs).map_err(
-            |source| Error::Io {
+            |source| Error::Prune {
+                key: key.to_owned(),
                 path: manifest_dir.join(&output.target),
                 source,
             },
@@ -169,7 +170,10 @@ pub(super) fn record(
                     },
                     origin: Origin::Generated,
                 },
-            )?;
+            ).map_err(|source| Error::Record {
+                key: step.key.clone(),
+                source,
+            })?;
             match action {
                 Action::Create => summary.created += 1,
                 _ => summary.updated += 1,
@@ -217,7 +221,10 @@ pub(super) fn record(
                     },
                     origin: Origin::Generated,
                 },
-            )?;
+            ).map_err(|source| Error::Record {
+                key: step.key.clone(),
+                source,
+            })?;
             summary.failed += 1;
             reporter.report(Event::Failed {
                 step: &step,

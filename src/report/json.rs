@@ -234,13 +234,15 @@ impl Reporter for Json {
 }
 
 fn error_event(error: &crate::Error) -> ErrorEvent {
+    let span = error.span();
+    let position = span.and_then(|span| span.position);
     ErrorEvent {
         message: error.to_string(),
         hint: error.hint(),
-        file: None,
-        line: None,
-        column: None,
-        image: None,
+        file: span.map(|span| span.file.display().to_string()),
+        line: position.map(|(line, _)| line),
+        column: position.map(|(_, column)| column),
+        image: error.image().map(str::to_owned),
     }
 }
 
