@@ -494,3 +494,43 @@ fn three_shards_merge_into_the_unsharded_lockfile() {
     );
     assert!(!out.exists());
 }
+
+/// What a person sees: `plan` (on stdout) and `apply` (on stderr) in the human renderer,
+/// against snapshots in tests/snapshots/. A plan to create, a run where one image fails, then
+/// a plan with a changed input, a new image and an orphan.
+#[test]
+fn human_plan_and_apply_output() {
+    let test = Test::new()
+        .photos(&["chelsea.png"])
+        .file("photos/broken.png", b"not a PNG")
+        .manifest(EVERY_PNG);
+    let root = test.root().to_owned();
+    let plan = test.args(["plan"]).run();
+    let apply = Test::in_dir(&root)
+        .args(["apply", "--jobs", "1"])
+        .status(1)
+        .run();
+    std::fs::remove_file(root.join("photos/broken.png")).unwrap();
+    for (from, to) in [("horse.png", "horse.png"), ("camera.png", "chelsea.png")] {
+        std::fs::copy(
+            repo().join("examples/photos").join(from),
+            root.join("photos").join(to),
+        )
+        .unwrap();
+    }
+    let replan = Test::in_dir(&root).args(["plan"]).run();
+    let shown = snapshot::transcript(&[
+        ("plan: stdout", &plan.stdout()),
+        ("plan: stderr", &plan.stderr()),
+        ("apply: stdout", &apply.stdout()),
+        ("apply: stderr", &apply.stderr()),
+        ("plan again: stdout", &replan.stdout()),
+        ("plan again: stderr", &replan.stderr()),
+    ]);
+    snapshot::filtered(|| insta::assert_snapshot!("human_plan_and_apply", shown));
+    // What the snapshot must hold whatever it is updated to.
+    assert!(plan.stdout().contains("+ masks/chelsea.png"), "{shown}");
+    assert!(apply.stderr().contains("1 created"), "{shown}");
+    assert!(apply.stderr().contains("1 failed"), "{shown}");
+    assert!(replan.stdout().contains("- masks/broken.png"), "{shown}");
+}
