@@ -122,6 +122,41 @@ fn validation_problems_become_at_most_ten_annotations() {
 }
 
 #[test]
+fn a_command_that_fails_as_a_whole_is_annotated_on_its_file_and_line() {
+    let dir = scratch(&["chelsea.png"]);
+    let root = dir.path();
+    write(root, "maskflow.yaml", EVERY_PNG);
+    // A merge left its markers in the lockfile.
+    write(
+        root,
+        "maskflow.lock",
+        "{\"version\": 1, \"images\": {\n<<<<<<< HEAD\n}}\n",
+    );
+    let (output, _, _) = run_in_actions(root, &["plan"]);
+    assert_eq!(code(&output), 1);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let errors: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::error")).collect();
+    assert_eq!(errors.len(), 1, "{stdout}");
+    assert!(
+        errors[0].starts_with("::error file=maskflow.lock,line=2,col=1::maskflow.lock:2:1: "),
+        "{stdout}"
+    );
+    // The hint is part of the annotation; the log below still has the error and its hint.
+    assert!(errors[0].contains("(restore it from version control"), "{stdout}");
+    assert!(stderr(&output).contains("error: maskflow.lock:2:1: "), "{}", stderr(&output));
+
+    // An error with no file is annotated without a place.
+    std::fs::remove_file(root.join("maskflow.lock")).unwrap();
+    let (output, _, _) = run_in_actions(root, &["adopt", "masks/nothing.png"]);
+    assert_eq!(code(&output), 1);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("::error::`masks/nothing.png` matches no image of the manifest ("),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn the_summary_table_is_capped_with_a_count_of_the_rest() {
     // 300 images that fail at once (not PNGs): more rows than the summary shows.
     let dir = scratch(&[]);
