@@ -6,6 +6,16 @@
 mod common;
 
 use common::*;
+use maskflow::plan::{Action, Reason};
+use maskflow::report::events::JsonEvent;
+
+/// Events read back as the type the renderer prints.
+fn typed(events: Vec<serde_json::Value>) -> Vec<JsonEvent> {
+    events
+        .into_iter()
+        .map(|event| serde_json::from_value(event).unwrap())
+        .collect()
+}
 
 const MANIFEST: &str = r#"version: 1
 defaults:
@@ -208,11 +218,24 @@ fn only_and_force_select_images() {
         "masks/chelsea.png"
     );
 
-    let events = apply(root, &["--force", "masks/chelsea.png"], 0);
-    let finished = events_of(&events, "finished");
-    assert_eq!(finished.len(), 1);
-    assert_eq!(finished[0]["action"]["reasons"][0]["reason"], "forced");
-    assert_eq!(summary(&events)["unchanged"], 1);
+    let events = typed(apply(root, &["--force", "masks/chelsea.png"], 0));
+    let finished: Vec<(&str, &Action)> = events
+        .iter()
+        .filter_map(|event| match event {
+            JsonEvent::Finished { key, action, .. } => Some((key.as_str(), action)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        finished,
+        [(
+            "masks/chelsea.png",
+            &Action::Update {
+                reasons: vec![Reason::Forced]
+            }
+        )]
+    );
+    assert_eq!(typed_summary(&events).unchanged, 1);
 }
 
 #[test]
@@ -221,28 +244,30 @@ fn a_failed_image_does_not_stop_the_others() {
     let root = dir.path();
     std::fs::write(root.join("photos/broken.png"), b"this is not a PNG").unwrap();
     write(root, "maskflow.yaml", EVERY_PNG);
-    let events = apply(root, &[], 1);
-    let failed = events_of(&events, "failed");
-    assert_eq!(failed.len(), 1);
-    assert_eq!(failed[0]["key"], "masks/broken.png");
-    assert_eq!(failed[0]["input"], "photos/broken.png");
-    assert!(
-        failed[0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("photos/broken.png"),
-        "{}",
-        failed[0]
-    );
+    let events = typed(apply(root, &[], 1));
+    let failed: Vec<&JsonEvent> = events
+        .iter()
+        .filter(|event| matches!(event, JsonEvent::Failed { .. }))
+        .collect();
+    let [
+        JsonEvent::Failed {
+            key,
+            input,
+            error,
+            line,
+            column,
+        },
+    ] = failed.as_slice()
+    else {
+        panic!("not one failure: {events:?}");
+    };
     assert_eq!(
-        (failed[0]["line"].as_u64(), failed[0]["column"].as_u64()),
-        (Some(3), Some(5))
+        (key.as_str(), input.as_str(), *line, *column),
+        ("masks/broken.png", "photos/broken.png", 3, 5)
     );
-    let s = summary(&events);
-    assert_eq!(
-        (s["created"].as_u64(), s["failed"].as_u64()),
-        (Some(2), Some(1))
-    );
+    assert!(error.contains("photos/broken.png"), "{error}");
+    let s = typed_summary(&events);
+    assert_eq!((s.created, s.failed), (2, 1));
     assert!(!root.join("masks/broken.png").exists());
 
     // The failure is recorded, and the next plan retries it (and only it).
