@@ -116,7 +116,11 @@ fn plan(cli: &Cli, args: &PlanArgs, reporter: &mut dyn Reporter) -> Result<Comma
     })
 }
 
-fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<CommandOutcome, Error> {
+fn apply(
+    cli: &Cli,
+    args: &ApplyArgs,
+    reporter: &mut dyn Reporter,
+) -> Result<CommandOutcome, Error> {
     let (loaded, steps) = load(cli, reporter)?;
     let _exclusive = lock_manifest(&cli.manifest)?;
     let folders: std::collections::BTreeSet<&std::path::Path> = steps
@@ -166,7 +170,11 @@ fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<Com
     })
 }
 
-fn adopt(cli: &Cli, args: &AdoptArgs, reporter: &mut dyn Reporter) -> Result<CommandOutcome, Error> {
+fn adopt(
+    cli: &Cli,
+    args: &AdoptArgs,
+    reporter: &mut dyn Reporter,
+) -> Result<CommandOutcome, Error> {
     let (loaded, steps) = load(cli, reporter)?;
     let _exclusive = lock_manifest(&cli.manifest)?;
     let mut store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
@@ -181,7 +189,11 @@ fn adopt(cli: &Cli, args: &AdoptArgs, reporter: &mut dyn Reporter) -> Result<Com
 
 /// The report of the manifest as it is now: what the last `apply` did to each image that has
 /// not changed since, and what is pending for the others.
-fn report(cli: &Cli, args: &ReportArgs, reporter: &mut dyn Reporter) -> Result<CommandOutcome, Error> {
+fn report(
+    cli: &Cli,
+    args: &ReportArgs,
+    reporter: &mut dyn Reporter,
+) -> Result<CommandOutcome, Error> {
     let (loaded, steps) = load(cli, reporter)?;
     let store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
     let plan = make_plan(steps, &store, &loaded.manifest.photoshop);
@@ -214,7 +226,10 @@ fn write_report(
 
 /// Starts the emulator, reports where it listens and what it accepts, then serves until
 /// the process is killed.
-fn serve_emulator(args: &EmulateArgs, reporter: &mut dyn Reporter) -> Result<CommandOutcome, Error> {
+fn serve_emulator(
+    args: &EmulateArgs,
+    reporter: &mut dyn Reporter,
+) -> Result<CommandOutcome, Error> {
     let defaults = emulate::Config::default();
     let config = emulate::Config {
         host: args.host.clone(),

@@ -82,13 +82,11 @@ impl Error {
     pub fn span(&self) -> Option<Span<'_>> {
         match self {
             Error::Manifest(ManifestError::Read { path, .. }) => Some(Span::file(path)),
-            Error::Manifest(ManifestError::Invalid { file, diagnostics }) => Some(
-                diagnostics
-                    .first()
-                    .map_or(Span::file(&file.path), |first| {
-                        Span::at(&file.path, first.pos.line, first.pos.column)
-                    }),
-            ),
+            Error::Manifest(ManifestError::Invalid { file, diagnostics }) => {
+                Some(diagnostics.first().map_or(Span::file(&file.path), |first| {
+                    Span::at(&file.path, first.pos.line, first.pos.column)
+                }))
+            }
             Error::Lock(error) | Error::Record { source: error, .. } => lock_span(error),
             Error::Engine(error) => engine_span(error),
             Error::OutputFolder(error) => Some(Span::file(&error.path)),
@@ -97,9 +95,7 @@ impl Error {
             | Error::Busy { path }
             | Error::InitExists { path } => Some(Span::file(path)),
             Error::InitEmpty { dir } => Some(Span::file(dir)),
-            Error::Emulate(_) | Error::TooManySubmits { .. } | Error::AdoptUnmatched { .. } => {
-                None
-            }
+            Error::Emulate(_) | Error::TooManySubmits { .. } | Error::AdoptUnmatched { .. } => None,
         }
     }
 

@@ -11,7 +11,6 @@
 
 // A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
 #![allow(clippy::unwrap_used)]
-
 #![cfg(unix)]
 
 mod common;

@@ -135,15 +135,25 @@ fn a_command_that_fails_as_a_whole_is_annotated_on_its_file_and_line() {
     let (output, _, _) = run_in_actions(root, &["plan"]);
     assert_eq!(code(&output), 1);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let errors: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::error")).collect();
+    let errors: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("::error"))
+        .collect();
     assert_eq!(errors.len(), 1, "{stdout}");
     assert!(
         errors[0].starts_with("::error file=maskflow.lock,line=2,col=1::maskflow.lock:2:1: "),
         "{stdout}"
     );
     // The hint is part of the annotation; the log below still has the error and its hint.
-    assert!(errors[0].contains("(restore it from version control"), "{stdout}");
-    assert!(stderr(&output).contains("error: maskflow.lock:2:1: "), "{}", stderr(&output));
+    assert!(
+        errors[0].contains("(restore it from version control"),
+        "{stdout}"
+    );
+    assert!(
+        stderr(&output).contains("error: maskflow.lock:2:1: "),
+        "{}",
+        stderr(&output)
+    );
 
     // An error with no file is annotated without a place.
     std::fs::remove_file(root.join("maskflow.lock")).unwrap();

@@ -162,7 +162,10 @@ fn a_refused_lockfile_is_an_error_event_with_its_file_place_and_image() {
     let [JsonEvent::Error(error)] = events.as_slice() else {
         panic!("not one error event: {events:?}");
     };
-    assert!(error.message.contains(&format!("entry `{key}`")), "{error:?}");
+    assert!(
+        error.message.contains(&format!("entry `{key}`")),
+        "{error:?}"
+    );
     assert!(error.hint.as_ref().unwrap().contains("nothing was deleted"));
     assert_eq!(error.file.as_deref(), Some("maskflow.lock"));
     assert_eq!((error.line, error.column), (None, None));
@@ -177,9 +180,11 @@ fn a_refused_lockfile_is_an_error_event_with_its_file_place_and_image() {
     let output = run(root, &["plan", "--format", "json"]);
     assert_eq!(code(&output), 1, "{}", stderr(&output));
     let events = typed_events(&output);
-    let [JsonEvent::Error(ErrorEvent {
-        file, line, column, ..
-    })] = events.as_slice()
+    let [
+        JsonEvent::Error(ErrorEvent {
+            file, line, column, ..
+        }),
+    ] = events.as_slice()
     else {
         panic!("not one error event: {events:?}");
     };

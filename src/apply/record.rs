@@ -152,7 +152,8 @@ pub(super) fn record(
             // planned if the file changed meanwhile; the next plan then sees the change.
             let fingerprint =
                 crate::lock::fingerprint(&done.input.digest, &desired.settings, &desired.engine);
-            store.record(
+            record_entry(
+                store,
                 &step.key,
                 LockEntry {
                     input: done.input,
@@ -170,10 +171,7 @@ pub(super) fn record(
                     },
                     origin: Origin::Generated,
                 },
-            ).map_err(|source| Error::Record {
-                key: step.key.clone(),
-                source,
-            })?;
+            )?;
             match action {
                 Action::Create => summary.created += 1,
                 _ => summary.updated += 1,
@@ -203,7 +201,8 @@ pub(super) fn record(
         }
         Outcome::Failed(error) => {
             let error = crate::redact::redact_text(&error.describe());
-            store.record(
+            record_entry(
+                store,
                 &step.key,
                 LockEntry {
                     input: observed,
@@ -221,10 +220,7 @@ pub(super) fn record(
                     },
                     origin: Origin::Generated,
                 },
-            ).map_err(|source| Error::Record {
-                key: step.key.clone(),
-                source,
-            })?;
+            )?;
             summary.failed += 1;
             reporter.report(Event::Failed {
                 step: &step,
@@ -233,4 +229,12 @@ pub(super) fn record(
         }
     }
     Ok(())
+}
+
+/// Writes one image's entry; a failure names the image being recorded.
+fn record_entry(store: &mut LockStore, key: &str, entry: LockEntry) -> Result<(), Error> {
+    store.record(key, entry).map_err(|source| Error::Record {
+        key: key.to_owned(),
+        source,
+    })
 }

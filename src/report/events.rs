@@ -210,7 +210,10 @@ mod tests {
             column: 5,
         };
         let line = serde_json::to_string(&event).unwrap();
-        assert!(line.starts_with(r#"{"event":"failed","key":"masks/a.png""#), "{line}");
+        assert!(
+            line.starts_with(r#"{"event":"failed","key":"masks/a.png""#),
+            "{line}"
+        );
         assert_eq!(serde_json::from_str::<JsonEvent>(&line).unwrap(), event);
     }
 

@@ -102,8 +102,8 @@ pub fn typed_summary(events: &[JsonEvent]) -> maskflow::summary::Summary {
 /// `value` is a `JsonEvent`, and valid against `schemas/maskflow.events.schema.json`.
 pub fn check_event(value: &Value) {
     static SCHEMA: std::sync::LazyLock<jsonschema::Validator> = std::sync::LazyLock::new(|| {
-        let text = std::fs::read_to_string(repo().join("schemas/maskflow.events.schema.json"))
-            .unwrap();
+        let text =
+            std::fs::read_to_string(repo().join("schemas/maskflow.events.schema.json")).unwrap();
         jsonschema::draft202012::new(&serde_json::from_str(&text).unwrap()).unwrap()
     });
     if let Err(e) = serde_json::from_value::<JsonEvent>(value.clone()) {
