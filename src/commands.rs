@@ -375,19 +375,37 @@ fn make_plan(steps: Vec<Step>, store: &LockStore, photoshop: &manifest::Photosho
     let mut unreadable = Vec::new();
     for step in steps {
         let read = match &step.input {
-            Input::Local(path) => fsutil::digest_file(path)
-                .map_err(|e| format!("cannot read {}: {e}", step.input_source)),
+            Input::Local(path) => {
+                fsutil::digest_file(path).map_err(|source| UnreadableInput::Local {
+                    input: step.input_source.clone(),
+                    source,
+                })
+            }
             Input::Remote(url) => {
                 crate::remote::digest(&agent, url, crate::remote::MAX_DOWNLOAD_BYTES)
-                    .map_err(|e| crate::redact::redact_text(&e.described()))
+                    .map_err(UnreadableInput::Remote)
             }
         };
         match read {
             Ok((size, digest)) => observed.push(observe(step, size, digest, photoshop)),
-            Err(error) => unreadable.push((step, error)),
+            // The plan (and the lockfile) keep the text: the error as the user reads it.
+            Err(error) => unreadable.push((step, error.to_string())),
         }
     }
     plan::diff_with_unreadable(observed, unreadable, &store.lock)
+}
+
+/// Why planning could not read an input: that image alone is planned as unreadable.
+#[derive(Debug, thiserror::Error)]
+enum UnreadableInput {
+    #[error("cannot read {input}: {source}")]
+    Local {
+        input: String,
+        source: std::io::Error,
+    },
+    /// With its hint, and redacted: the text reaches the plan and the logs.
+    #[error("{}", crate::redact::redact_text(&.0.described()))]
+    Remote(crate::remote::RemoteError),
 }
 
 /// What planning found for one readable step, and what the manifest wants of it.
