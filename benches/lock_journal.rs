@@ -13,6 +13,9 @@
 //! lockfile rewrites, journal appends and temporary files all count. Every record is
 //! fsynced, as in a real run, so the folder should be on the disk a real run uses.
 
+// A benchmark program: it prints its measurements, and a failed step ends the measurement.
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;

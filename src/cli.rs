@@ -59,7 +59,7 @@ pub enum Command {
     /// Write a self-contained HTML report: every image with its mask and cutout, what the
     /// last `apply` did to it, and what is pending since.
     Report(ReportArgs),
-    /// Print the JSON Schema of the manifest (or of the lockfile).
+    /// Print the JSON Schema of the manifest (or of the lockfile, or of the JSON events).
     Schema(SchemaArgs),
     /// List the models the `local` engine knows: sizes, input sizes, licences, digests.
     Models,
@@ -163,8 +163,11 @@ pub enum LockCommand {
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
     /// Print the lockfile's schema instead of the manifest's.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "events")]
     pub lock: bool,
+    /// Print the schema of the `--format json` events instead of the manifest's.
+    #[arg(long)]
+    pub events: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,8 +1,6 @@
 //! One function per verb: each wires the pipeline stages together and reports through the
 //! reporter; none prints.
 
-use std::process::ExitCode;
-
 use crate::cli::{
     AdoptArgs, ApplyArgs, Cli, Command, EmulateArgs, LockCommand, PlanArgs, ReportArgs,
 };
@@ -11,52 +9,58 @@ use crate::lock::{self, LockStore};
 use crate::manifest::{self, Input, Loaded, ManifestError, Step};
 use crate::plan::{self, Desired, Observation, Plan};
 use crate::report::{self, Event, Reporter};
-use crate::{Error, adopt, apply, emulate, engine, exit, exit_code, fsutil, init, shard};
+use crate::{CommandOutcome, Error, adopt, apply, emulate, engine, fsutil, init, shard};
 
-/// Runs a parsed command line and returns the process exit code.
-pub fn run(cli: Cli) -> ExitCode {
+/// Turns on diagnostics, picks the model runtime, and returns the renderer for the run.
+pub fn start(cli: &Cli) -> Box<dyn Reporter> {
     crate::diagnostics::init(cli.verbose, cli.log_format, |name| std::env::var(name).ok());
-    let mut reporter = report::reporter(cli.format, &cli.manifest);
     engine::runtime::select(cli.runtime);
-    let result = match &cli.command {
-        Command::Init(args) => init::init(&args.dir, args.force, reporter.as_mut()),
-        Command::Validate => validate(&cli, reporter.as_mut()),
-        Command::Plan(args) => plan(&cli, args, reporter.as_mut()),
-        Command::Apply(args) => apply(&cli, args, reporter.as_mut()),
-        Command::Adopt(args) => adopt(&cli, args, reporter.as_mut()),
-        Command::Status => status(&cli, reporter.as_mut()),
-        Command::Report(args) => report(&cli, args, reporter.as_mut()),
+    report::reporter(cli.format, &cli.manifest)
+}
+
+/// Runs a parsed command line. An `Err` is a command that failed as a whole, not yet
+/// reported (see [`report_error`]); how a finished one ended is the `CommandOutcome`.
+pub fn execute(cli: &Cli, reporter: &mut dyn Reporter) -> Result<CommandOutcome, Error> {
+    match &cli.command {
+        Command::Init(args) => init::init(&args.dir, args.force, reporter),
+        Command::Validate => validate(cli, reporter),
+        Command::Plan(args) => plan(cli, args, reporter),
+        Command::Apply(args) => apply(cli, args, reporter),
+        Command::Adopt(args) => adopt(cli, args, reporter),
+        Command::Status => status(cli, reporter),
+        Command::Report(args) => report(cli, args, reporter),
         Command::Lock(args) => match &args.command {
             LockCommand::Merge { parts, output } => {
-                merge_locks(&cli, parts, output.as_deref(), reporter.as_mut())
+                merge_locks(cli, parts, output.as_deref(), reporter)
             }
         },
-        Command::Emulate(args) => serve_emulator(args, reporter.as_mut()),
+        Command::Emulate(args) => serve_emulator(args, reporter),
         Command::Schema(args) => {
             let schema = if args.lock {
                 lock::schema_json()
+            } else if args.events {
+                report::events::schema_json()
             } else {
                 manifest::schema_json()
             };
             reporter.report(Event::Document(&schema));
-            Ok(exit::OK)
+            Ok(CommandOutcome::Done)
         }
         Command::Models => {
             let listing = crate::models::known::listing(cli.format == crate::report::Format::Json);
             reporter.report(Event::Document(&listing));
-            Ok(exit::OK)
+            Ok(CommandOutcome::Done)
         }
-    };
-    match result {
-        Ok(code) => exit_code(code),
-        Err(Error::Manifest(e @ ManifestError::Invalid { .. })) => {
-            reporter.report(Event::Invalid(&e));
-            exit_code(exit::ERROR)
+    }
+}
+
+/// Reports a command's failure: a broken manifest as its problems, anything else as one error.
+pub fn report_error(error: &Error, reporter: &mut dyn Reporter) {
+    match error {
+        Error::Manifest(invalid @ ManifestError::Invalid { .. }) => {
+            reporter.report(Event::Invalid(invalid));
         }
-        Err(e) => {
-            reporter.report(Event::Failure(&e));
-            exit_code(exit::ERROR)
-        }
+        other => reporter.report(Event::Failure(other)),
     }
 }
 
@@ -72,16 +76,16 @@ fn load(cli: &Cli, reporter: &mut dyn Reporter) -> Result<(Loaded, Vec<Step>), E
     Ok((loaded, steps))
 }
 
-fn validate(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
+fn validate(cli: &Cli, reporter: &mut dyn Reporter) -> Result<CommandOutcome, Error> {
     let (_, steps) = load(cli, reporter)?;
     reporter.report(Event::Valid {
         manifest: &cli.manifest,
         images: steps.len(),
     });
-    Ok(exit::OK)
+    Ok(CommandOutcome::Done)
 }
 
-fn plan(cli: &Cli, args: &PlanArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
+fn plan(cli: &Cli, args: &PlanArgs, reporter: &mut dyn Reporter) -> Result<CommandOutcome, Error> {
     let (loaded, mut steps) = load(cli, reporter)?;
     let store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
     if let Some(shard) = args.shard {
@@ -104,15 +108,19 @@ fn plan(cli: &Cli, args: &PlanArgs, reporter: &mut dyn Reporter) -> Result<u8, E
     // As Terraform: the plan is shown whole, and an input that cannot be read is an error;
     // so is a retouched mask under `retouched: fail`.
     Ok(if plan.has_failures() || plan.has_refusals() {
-        exit::ERROR
+        CommandOutcome::Failed
     } else if args.detailed_exitcode && (plan.has_changes() || plan.has_conflicts()) {
-        exit::CHANGES
+        CommandOutcome::Changes
     } else {
-        exit::OK
+        CommandOutcome::Done
     })
 }
 
-fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
+fn apply(
+    cli: &Cli,
+    args: &ApplyArgs,
+    reporter: &mut dyn Reporter,
+) -> Result<CommandOutcome, Error> {
     let (loaded, steps) = load(cli, reporter)?;
     let _exclusive = lock_manifest(&cli.manifest)?;
     let folders: std::collections::BTreeSet<&std::path::Path> = steps
@@ -153,38 +161,46 @@ fn apply(cli: &Cli, args: &ApplyArgs, reporter: &mut dyn Reporter) -> Result<u8,
         write_report(path, &cards, &cli.manifest, reporter)?;
     }
     Ok(if summary.failed > 0 {
-        exit::ERROR
+        CommandOutcome::Failed
     } else if summary.conflicts > 0 {
         // Done, but not converged: a person must choose between `adopt` and `--force`.
-        exit::CHANGES
+        CommandOutcome::Changes
     } else {
-        exit::OK
+        CommandOutcome::Done
     })
 }
 
-fn adopt(cli: &Cli, args: &AdoptArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
+fn adopt(
+    cli: &Cli,
+    args: &AdoptArgs,
+    reporter: &mut dyn Reporter,
+) -> Result<CommandOutcome, Error> {
     let (loaded, steps) = load(cli, reporter)?;
     let _exclusive = lock_manifest(&cli.manifest)?;
     let mut store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
     let plan = make_plan(steps, &store, &loaded.manifest.photoshop);
     let outcome = adopt::adopt(plan, &args.globs, &mut store, reporter)?;
     Ok(if outcome.failed > 0 {
-        exit::ERROR
+        CommandOutcome::Failed
     } else {
-        exit::OK
+        CommandOutcome::Done
     })
 }
 
 /// The report of the manifest as it is now: what the last `apply` did to each image that has
 /// not changed since, and what is pending for the others.
-fn report(cli: &Cli, args: &ReportArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
+fn report(
+    cli: &Cli,
+    args: &ReportArgs,
+    reporter: &mut dyn Reporter,
+) -> Result<CommandOutcome, Error> {
     let (loaded, steps) = load(cli, reporter)?;
     let store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
     let plan = make_plan(steps, &store, &loaded.manifest.photoshop);
     let mut cards = report::cards::from_plan(&plan, &store.lock);
     report::cards::recall_last_run(&loaded.dir, &mut cards, &plan, &store.lock);
     write_report(&args.output, &cards, &cli.manifest, reporter)?;
-    Ok(exit::OK)
+    Ok(CommandOutcome::Done)
 }
 
 fn write_report(
@@ -210,7 +226,10 @@ fn write_report(
 
 /// Starts the emulator, reports where it listens and what it accepts, then serves until
 /// the process is killed.
-fn serve_emulator(args: &EmulateArgs, reporter: &mut dyn Reporter) -> Result<u8, Error> {
+fn serve_emulator(
+    args: &EmulateArgs,
+    reporter: &mut dyn Reporter,
+) -> Result<CommandOutcome, Error> {
     let defaults = emulate::Config::default();
     let config = emulate::Config {
         host: args.host.clone(),
@@ -246,7 +265,7 @@ fn serve_emulator(args: &EmulateArgs, reporter: &mut dyn Reporter) -> Result<u8,
         client_secret: &config.client_secret,
     });
     running.wait();
-    Ok(exit::OK)
+    Ok(CommandOutcome::Done)
 }
 
 fn merge_locks(
@@ -254,7 +273,7 @@ fn merge_locks(
     parts: &[std::path::PathBuf],
     output: Option<&std::path::Path>,
     reporter: &mut dyn Reporter,
-) -> Result<u8, Error> {
+) -> Result<CommandOutcome, Error> {
     // Wherever the parts come from, their keys name files of this manifest's folder, so
     // that is where they are checked (a journal a killed shard left is folded in).
     let root = cli
@@ -277,7 +296,7 @@ fn merge_locks(
         parts: parts.len(),
         images,
     });
-    Ok(exit::OK)
+    Ok(CommandOutcome::Done)
 }
 
 /// Holds an advisory lock on the manifest for as long as the returned file lives. The
@@ -298,7 +317,7 @@ fn lock_manifest(path: &std::path::Path) -> Result<std::fs::File, Error> {
 }
 
 /// Asks the service about every job the lockfile records as in flight.
-fn status(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
+fn status(cli: &Cli, reporter: &mut dyn Reporter) -> Result<CommandOutcome, Error> {
     let (loaded, _) = load(cli, reporter)?;
     let store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
     let settings = &loaded.manifest.photoshop;
@@ -344,7 +363,7 @@ fn status(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
         }
     }
     reporter.report(Event::Status(&jobs));
-    Ok(exit::OK)
+    Ok(CommandOutcome::Done)
 }
 
 /// Hashes inputs and existing outputs, then diffs against the lock. Remote inputs are
@@ -356,19 +375,37 @@ fn make_plan(steps: Vec<Step>, store: &LockStore, photoshop: &manifest::Photosho
     let mut unreadable = Vec::new();
     for step in steps {
         let read = match &step.input {
-            Input::Local(path) => fsutil::digest_file(path)
-                .map_err(|e| format!("cannot read {}: {e}", step.input_source)),
+            Input::Local(path) => {
+                fsutil::digest_file(path).map_err(|source| UnreadableInput::Local {
+                    input: step.input_source.clone(),
+                    source,
+                })
+            }
             Input::Remote(url) => {
                 crate::remote::digest(&agent, url, crate::remote::MAX_DOWNLOAD_BYTES)
-                    .map_err(|e| crate::redact::redact_text(&e.described()))
+                    .map_err(UnreadableInput::Remote)
             }
         };
         match read {
             Ok((size, digest)) => observed.push(observe(step, size, digest, photoshop)),
-            Err(error) => unreadable.push((step, error)),
+            // The plan (and the lockfile) keep the text: the error as the user reads it.
+            Err(error) => unreadable.push((step, error.to_string())),
         }
     }
     plan::diff_with_unreadable(observed, unreadable, &store.lock)
+}
+
+/// Why planning could not read an input: that image alone is planned as unreadable.
+#[derive(Debug, thiserror::Error)]
+enum UnreadableInput {
+    #[error("cannot read {input}: {source}")]
+    Local {
+        input: String,
+        source: std::io::Error,
+    },
+    /// With its hint, and redacted: the text reaches the plan and the logs.
+    #[error("{}", crate::redact::redact_text(&.0.described()))]
+    Remote(crate::remote::RemoteError),
 }
 
 /// What planning found for one readable step, and what the manifest wants of it.

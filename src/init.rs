@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use crate::manifest::SkippedName;
 use crate::report::{Event, Reporter};
-use crate::{Error, exit, fsutil};
+use crate::{CommandOutcome, Error, fsutil};
 
 const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 /// Deep enough for real asset trees, shallow enough that `init /` cannot run forever.
 const MAX_DEPTH: usize = 8;
 
-pub fn init(dir: &Path, force: bool, reporter: &mut dyn Reporter) -> Result<u8, Error> {
+pub fn init(dir: &Path, force: bool, reporter: &mut dyn Reporter) -> Result<CommandOutcome, Error> {
     let path = dir.join("maskflow.yaml");
     if path.exists() && !force {
         return Err(Error::InitExists { path });
@@ -40,7 +40,7 @@ pub fn init(dir: &Path, force: bool, reporter: &mut dyn Reporter) -> Result<u8, 
         path: &path,
         images: images.len(),
     });
-    Ok(exit::OK)
+    Ok(CommandOutcome::Done)
 }
 
 /// The journal is a scratch file of a running (or killed) `apply`: like `cargo init` with

@@ -8,6 +8,7 @@ mod commands;
 pub mod diagnostics;
 pub mod emulate;
 pub mod engine;
+mod error;
 pub mod fsutil;
 pub mod http;
 mod init;
@@ -27,9 +28,9 @@ pub mod summary;
 pub mod thumbnail;
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-pub use commands::run;
+pub use commands::{execute, report_error, start};
+pub use error::{CommandOutcome, Span};
 
 /// Exit codes, as Terraform's `-detailed-exitcode` defines them.
 pub mod exit {
@@ -46,6 +47,12 @@ pub enum Error {
     Manifest(#[from] manifest::ManifestError),
     #[error(transparent)]
     Lock(#[from] lock::LockError),
+    /// A lockfile write that failed while recording one image.
+    #[error("{source}")]
+    Record {
+        key: String,
+        source: lock::LockError,
+    },
     #[error(transparent)]
     Engine(#[from] engine::EngineError),
     #[error(transparent)]
@@ -56,6 +63,13 @@ pub enum Error {
     TooManySubmits { submits: usize, max: usize },
     #[error("{}: {source}", path.display())]
     Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `--prune` could not check or delete an orphan's mask.
+    #[error("{}: {source}", path.display())]
+    Prune {
+        key: String,
         path: PathBuf,
         source: std::io::Error,
     },
@@ -73,7 +87,7 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::Manifest(e) => e.hint(),
-            Error::Lock(e) => e.hint(),
+            Error::Lock(e) | Error::Record { source: e, .. } => e.hint(),
             Error::Engine(e) => e.hint(),
             Error::Emulate(e) => e.hint(),
             Error::InitExists { .. } => Some("pass --force to overwrite it".to_owned()),
@@ -95,13 +109,9 @@ impl Error {
                 "make the folder writable, or point `output` elsewhere; no image was masked"
                     .to_owned(),
             ),
-            Error::Io { .. } => None,
+            Error::Io { .. } | Error::Prune { .. } => None,
         }
     }
-}
-
-fn exit_code(code: u8) -> ExitCode {
-    ExitCode::from(code)
 }
 
 /// An error as a report line and the lockfile keep it: its message, then its hint in

@@ -1,9 +1,10 @@
 //! What a run did, counted and explained: produced by `apply`, rendered by `report`.
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// The counts of one `apply`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     pub created: usize,
     pub updated: usize,
@@ -32,7 +33,7 @@ pub struct Summary {
 }
 
 /// Why an orphan's mask was left on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kept {
     /// Its bytes differ from what maskflow wrote: the user's work since.

@@ -1,8 +1,21 @@
 //! End to end: the real binary on the local engine, run after run.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;
+use maskflow::plan::{Action, Reason};
+use maskflow::report::events::JsonEvent;
+
+/// Events read back as the type the renderer prints.
+fn typed(events: Vec<serde_json::Value>) -> Vec<JsonEvent> {
+    events
+        .into_iter()
+        .map(|event| serde_json::from_value(event).unwrap())
+        .collect()
+}
 
 const MANIFEST: &str = r#"version: 1
 defaults:
@@ -205,11 +218,24 @@ fn only_and_force_select_images() {
         "masks/chelsea.png"
     );
 
-    let events = apply(root, &["--force", "masks/chelsea.png"], 0);
-    let finished = events_of(&events, "finished");
-    assert_eq!(finished.len(), 1);
-    assert_eq!(finished[0]["action"]["reasons"][0]["reason"], "forced");
-    assert_eq!(summary(&events)["unchanged"], 1);
+    let events = typed(apply(root, &["--force", "masks/chelsea.png"], 0));
+    let finished: Vec<(&str, &Action)> = events
+        .iter()
+        .filter_map(|event| match event {
+            JsonEvent::Finished { key, action, .. } => Some((key.as_str(), action)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        finished,
+        [(
+            "masks/chelsea.png",
+            &Action::Update {
+                reasons: vec![Reason::Forced]
+            }
+        )]
+    );
+    assert_eq!(typed_summary(&events).unchanged, 1);
 }
 
 #[test]
@@ -218,28 +244,30 @@ fn a_failed_image_does_not_stop_the_others() {
     let root = dir.path();
     std::fs::write(root.join("photos/broken.png"), b"this is not a PNG").unwrap();
     write(root, "maskflow.yaml", EVERY_PNG);
-    let events = apply(root, &[], 1);
-    let failed = events_of(&events, "failed");
-    assert_eq!(failed.len(), 1);
-    assert_eq!(failed[0]["key"], "masks/broken.png");
-    assert_eq!(failed[0]["input"], "photos/broken.png");
-    assert!(
-        failed[0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("photos/broken.png"),
-        "{}",
-        failed[0]
-    );
+    let events = typed(apply(root, &[], 1));
+    let failed: Vec<&JsonEvent> = events
+        .iter()
+        .filter(|event| matches!(event, JsonEvent::Failed { .. }))
+        .collect();
+    let [
+        JsonEvent::Failed {
+            key,
+            input,
+            error,
+            line,
+            column,
+        },
+    ] = failed.as_slice()
+    else {
+        panic!("not one failure: {events:?}");
+    };
     assert_eq!(
-        (failed[0]["line"].as_u64(), failed[0]["column"].as_u64()),
-        (Some(3), Some(5))
+        (key.as_str(), input.as_str(), *line, *column),
+        ("masks/broken.png", "photos/broken.png", 3, 5)
     );
-    let s = summary(&events);
-    assert_eq!(
-        (s["created"].as_u64(), s["failed"].as_u64()),
-        (Some(2), Some(1))
-    );
+    assert!(error.contains("photos/broken.png"), "{error}");
+    let s = typed_summary(&events);
+    assert_eq!((s.created, s.failed), (2, 1));
     assert!(!root.join("masks/broken.png").exists());
 
     // The failure is recorded, and the next plan retries it (and only it).
@@ -490,4 +518,44 @@ fn three_shards_merge_into_the_unsharded_lockfile() {
         stderr(&output)
     );
     assert!(!out.exists());
+}
+
+/// What a person sees: `plan` (on stdout) and `apply` (on stderr) in the human renderer,
+/// against snapshots in tests/snapshots/. A plan to create, a run where one image fails, then
+/// a plan with a changed input, a new image and an orphan.
+#[test]
+fn human_plan_and_apply_output() {
+    let test = Test::new()
+        .photos(&["chelsea.png"])
+        .file("photos/broken.png", b"not a PNG")
+        .manifest(EVERY_PNG);
+    let root = test.root().to_owned();
+    let plan = test.args(["plan"]).run();
+    let apply = Test::in_dir(&root)
+        .args(["apply", "--jobs", "1"])
+        .status(1)
+        .run();
+    std::fs::remove_file(root.join("photos/broken.png")).unwrap();
+    for (from, to) in [("horse.png", "horse.png"), ("camera.png", "chelsea.png")] {
+        std::fs::copy(
+            repo().join("examples/photos").join(from),
+            root.join("photos").join(to),
+        )
+        .unwrap();
+    }
+    let replan = Test::in_dir(&root).args(["plan"]).run();
+    let shown = snapshot::transcript(&[
+        ("plan: stdout", &plan.stdout()),
+        ("plan: stderr", &plan.stderr()),
+        ("apply: stdout", &apply.stdout()),
+        ("apply: stderr", &apply.stderr()),
+        ("plan again: stdout", &replan.stdout()),
+        ("plan again: stderr", &replan.stderr()),
+    ]);
+    snapshot::filtered(|| insta::assert_snapshot!("human_plan_and_apply", shown));
+    // What the snapshot must hold whatever it is updated to.
+    assert!(plan.stdout().contains("+ masks/chelsea.png"), "{shown}");
+    assert!(apply.stderr().contains("1 created"), "{shown}");
+    assert!(apply.stderr().contains("1 failed"), "{shown}");
+    assert!(replan.stdout().contains("- masks/broken.png"), "{shown}");
 }

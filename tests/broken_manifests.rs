@@ -2,6 +2,9 @@
 //!
 //! Each file in tests/broken/ starts with `# expect: LINE:COL text | more text`.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;
@@ -173,5 +176,42 @@ fn a_missing_manifest_says_how_to_make_one() {
         stderr(&output).contains("maskflow init"),
         "{}",
         stderr(&output)
+    );
+}
+
+/// A problem on a 200,000-character line is shown with a window of that line around it, not
+/// the whole line.
+#[test]
+fn a_problem_on_a_huge_line_shows_a_bounded_snippet() {
+    let padding = "a".repeat(200_000);
+    let manifest = format!(
+        "version: 1\nimages: [{{input: photos/chelsea.png, output: \"masks/{padding}.png\", ouptut: x}}]\n"
+    );
+    let ran = Test::new()
+        .photos(&["chelsea.png"])
+        .manifest(&manifest)
+        .args(["validate"])
+        .status(1)
+        .stderr_contains("unknown key `ouptut`")
+        .run();
+    let text = ran.stderr();
+    assert!(text.len() < 2_000, "{} bytes:\n{text:.3000}", text.len());
+    let quoted = text
+        .lines()
+        .find(|l| l.starts_with("2 | "))
+        .unwrap_or_else(|| panic!("no source line: {text}"));
+    assert!(
+        quoted.contains("…aaa") && quoted.contains("ouptut"),
+        "{quoted}"
+    );
+    let underline = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("| ") && l.contains('^'))
+        .unwrap();
+    // The carets sit under the key, in the window.
+    let caret_at = underline.find('^').unwrap();
+    assert_eq!(
+        quoted[..quoted.find("ouptut").unwrap()].chars().count(),
+        underline[..caret_at].chars().count()
     );
 }

@@ -3,10 +3,13 @@
 //! reason and the service's request id, diagnostics stay off stdout, and no output holds the
 //! client secret, a token or a URL signature.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::emulator::Emulator;
 use common::storage::Storage;
@@ -63,29 +66,19 @@ impl Project {
         self.dir.path()
     }
 
+    /// `apply --format json` with the emulator's credentials and a stale access token in an
+    /// otherwise cleared environment (no `MASKFLOW_LOG`, `RUNNER_DEBUG` or `GITHUB_ACTIONS` of
+    /// the shell leaks in), plus `env`.
     fn apply(&self, emulator: &Emulator, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let output = Command::new(BIN)
+        Test::in_dir(self.root())
             .args(["apply", "--format", "json"])
             .args(args)
-            .current_dir(self.root())
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("MASKFLOW_LOG")
-            .env_remove("MASKFLOW_LOG_FORMAT")
-            .env_remove("RUNNER_DEBUG")
             .env("STORAGE_SIG", SIGNATURE)
             .env("PHOTOSHOP_ACCESS_TOKEN", STALE_TOKEN)
             .envs(emulator.credentials())
             .envs(env.iter().copied())
-            .output()
-            .unwrap();
-        assert_eq!(
-            code(&output),
-            0,
-            "stdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            stderr(&output)
-        );
-        output
+            .run()
+            .output
     }
 }
 
@@ -141,8 +134,8 @@ fn assert_no_secrets(project: &Project, emulator: &Emulator, output: &Output) {
 
 /// Stdout holds the reporter's JSON events only.
 fn assert_stdout_is_events(output: &Output) {
-    let events = events(output);
-    assert_eq!(summary(&events)["created"].as_u64(), Some(3), "{events:?}");
+    let events = typed_events(output);
+    assert_eq!(typed_summary(&events).created, 3, "{events:?}");
 }
 
 fn lines_with<'a>(text: &'a str, needles: &[&str]) -> Vec<&'a str> {

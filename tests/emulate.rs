@@ -1,5 +1,8 @@
 //! End to end: `maskflow emulate` as a child process, driven over real HTTP.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::BufRead;

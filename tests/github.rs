@@ -1,6 +1,9 @@
 //! The GitHub Actions renderer, as a runner would see it: workflow commands on stdout,
 //! outputs in $GITHUB_OUTPUT, markdown in $GITHUB_STEP_SUMMARY.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;
@@ -116,6 +119,51 @@ fn validation_problems_become_at_most_ten_annotations() {
         errors[9]
     );
     assert!(summary.contains("has 12 problems"), "{summary}");
+}
+
+#[test]
+fn a_command_that_fails_as_a_whole_is_annotated_on_its_file_and_line() {
+    let dir = scratch(&["chelsea.png"]);
+    let root = dir.path();
+    write(root, "maskflow.yaml", EVERY_PNG);
+    // A merge left its markers in the lockfile.
+    write(
+        root,
+        "maskflow.lock",
+        "{\"version\": 1, \"images\": {\n<<<<<<< HEAD\n}}\n",
+    );
+    let (output, _, _) = run_in_actions(root, &["plan"]);
+    assert_eq!(code(&output), 1);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let errors: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("::error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stdout}");
+    assert!(
+        errors[0].starts_with("::error file=maskflow.lock,line=2,col=1::maskflow.lock:2:1: "),
+        "{stdout}"
+    );
+    // The hint is part of the annotation; the log below still has the error and its hint.
+    assert!(
+        errors[0].contains("(restore it from version control"),
+        "{stdout}"
+    );
+    assert!(
+        stderr(&output).contains("error: maskflow.lock:2:1: "),
+        "{}",
+        stderr(&output)
+    );
+
+    // An error with no file is annotated without a place.
+    std::fs::remove_file(root.join("maskflow.lock")).unwrap();
+    let (output, _, _) = run_in_actions(root, &["adopt", "masks/nothing.png"]);
+    assert_eq!(code(&output), 1);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("::error::`masks/nothing.png` matches no image of the manifest ("),
+        "{stdout}"
+    );
 }
 
 #[test]

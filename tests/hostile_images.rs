@@ -2,6 +2,11 @@
 //! memory, while the rest of the run finishes; outputs that cannot be written fail before
 //! any engine runs.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+// Notes for whoever reads the test log (a skipped check, a measured difference).
+#![allow(clippy::print_stderr)]
+
 mod common;
 
 use common::*;

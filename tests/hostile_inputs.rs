@@ -3,6 +3,9 @@
 //! bidi override never reaches a log raw, and an input URL that answers 404 fails only its
 //! own image, named with its manifest line.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::Path;

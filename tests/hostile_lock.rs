@@ -2,6 +2,9 @@
 //! merge, or a shard's partial lock passed to `lock merge`. None of it may make maskflow
 //! delete a file outside the project, or a file the manifest reads.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -138,6 +141,55 @@ fn a_hostile_lockfile_deletes_nothing_through_apply_prune() {
         // Every reader refuses it the same way.
         assert_refused(&run(root, &["plan"]), &key, "maskflow.lock");
     }
+}
+
+/// `--format json`: the refusal is one typed `error` event that names the file, the place
+/// in it when there is one, and the image.
+#[test]
+fn a_refused_lockfile_is_an_error_event_with_its_file_place_and_image() {
+    use maskflow::report::events::{ErrorEvent, JsonEvent};
+    let layout = layout();
+    let root = &layout.project;
+    let (key, target, victim) = hostile(&layout).remove(0);
+    write(
+        root,
+        "maskflow.lock",
+        &lockfile(&key, entry(&target, &digest(&victim))),
+    );
+    let output = run(root, &["plan", "--format", "json"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let events = typed_events(&output);
+    let [JsonEvent::Error(error)] = events.as_slice() else {
+        panic!("not one error event: {events:?}");
+    };
+    assert!(
+        error.message.contains(&format!("entry `{key}`")),
+        "{error:?}"
+    );
+    assert!(error.hint.as_ref().unwrap().contains("nothing was deleted"));
+    assert_eq!(error.file.as_deref(), Some("maskflow.lock"));
+    assert_eq!((error.line, error.column), (None, None));
+    assert_eq!(error.image.as_deref(), Some(key.as_str()));
+
+    // A merge left its markers in the lockfile: the place is the line and column.
+    write(
+        root,
+        "maskflow.lock",
+        "{\"version\": 1, \"images\": {\n<<<<<<< HEAD\n}}\n",
+    );
+    let output = run(root, &["plan", "--format", "json"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let events = typed_events(&output);
+    let [
+        JsonEvent::Error(ErrorEvent {
+            file, line, column, ..
+        }),
+    ] = events.as_slice()
+    else {
+        panic!("not one error event: {events:?}");
+    };
+    assert_eq!(file.as_deref(), Some("maskflow.lock"));
+    assert_eq!((*line, *column), (Some(2), Some(1)));
 }
 
 #[test]

@@ -1,5 +1,8 @@
 //! Input formats the local engine must take: grey, RGBA, 16-bit, JPEG with EXIF orientation.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

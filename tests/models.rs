@@ -1,6 +1,9 @@
 //! Model files for the local engine (by path or by URL, pinned by sha256, cached) and
 //! cutouts, end to end. Models are served from 127.0.0.1 only.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::HashMap;

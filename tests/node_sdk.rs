@@ -2,6 +2,9 @@
 //! a client no one here wrote runs `createMask` and polls the job to success. Needs Node.js
 //! 20+ and npm; `npm ci` installs the SDK pinned in `tests/node/package-lock.json`.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::process::Command;

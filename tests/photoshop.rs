@@ -1,6 +1,11 @@
 //! End to end: the real binary's photoshop engine against `maskflow emulate` and a storage
 //! server standing in for pre-signed bucket URLs, all on 127.0.0.1.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+// Notes for whoever reads the test log (a skipped check, a measured difference).
+#![allow(clippy::print_stderr)]
+
 mod common;
 
 use std::path::Path;

@@ -2,6 +2,9 @@
 //! — the bound on jobs in flight that follows the job latency, the limit on status requests,
 //! a 429 on a status request, and resuming a job through the status link the service gave.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::Path;

@@ -2,6 +2,11 @@
 //! `scripts/reference_masks.py` wrote to tests/data/reference/. Every runtime this build
 //! offers is checked (`--features onnxruntime` adds onnxruntime, which then must load).
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+// Notes for whoever reads the test log (a skipped check, a measured difference).
+#![allow(clippy::print_stderr)]
+
 use maskflow::engine::local::LocalEngine;
 use maskflow::engine::runtime::RuntimeKind;
 

@@ -2,6 +2,9 @@
 //! installed by scripts/test on CI; `CHROMIUM=/path` picks another) renders what
 //! `apply --report` and `maskflow report` wrote.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,9 @@
 //! Hand-retouched masks: kept by default, adopted as manual masks, conflicts when their input
 //! changes, remade only on purpose; the `retouched` policies; `lock merge` of manual entries.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::Path;

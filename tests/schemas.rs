@@ -1,6 +1,9 @@
 //! The committed schemas match the types, and are valid JSON Schema 2020-12.
 //! After changing the types: `UPDATE_SCHEMAS=1 cargo test --test schemas`, then commit.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 
 fn check(file: &str, fresh: String) {
@@ -33,6 +36,14 @@ fn lock_schema_is_committed_and_current() {
 }
 
 #[test]
+fn events_schema_is_committed_and_current() {
+    check(
+        "maskflow.events.schema.json",
+        maskflow::report::events::schema_json(),
+    );
+}
+
+#[test]
 fn schema_command_prints_the_committed_schemas() {
     let bin = env!("CARGO_BIN_EXE_maskflow");
     let manifest = std::process::Command::new(bin)
@@ -50,5 +61,13 @@ fn schema_command_prints_the_committed_schemas() {
     assert_eq!(
         String::from_utf8(lock.stdout).unwrap(),
         maskflow::lock::schema_json()
+    );
+    let events = std::process::Command::new(bin)
+        .args(["schema", "--events"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(events.stdout).unwrap(),
+        maskflow::report::events::schema_json()
     );
 }

@@ -1,6 +1,9 @@
 //! End to end: cloud storage. The real binary against `s3s-fs` (a real S3-compatible server
 //! that verifies SigV4 signatures) and `maskflow emulate`, all on 127.0.0.1.
 
+// A failing unwrap is a failed assertion with its location (helpers are not `#[test]`s).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::Path;

@@ -62,7 +62,8 @@ pub(super) fn remove_orphan(
         kept = Some(Kept::Manual);
     } else if let (Some(inputs), Some(output)) = (inputs, &entry.output) {
         let pruned = prune::prune(manifest_dir, &output.target, &output.digest, inputs).map_err(
-            |source| Error::Io {
+            |source| Error::Prune {
+                key: key.to_owned(),
                 path: manifest_dir.join(&output.target),
                 source,
             },
@@ -151,7 +152,8 @@ pub(super) fn record(
             // planned if the file changed meanwhile; the next plan then sees the change.
             let fingerprint =
                 crate::lock::fingerprint(&done.input.digest, &desired.settings, &desired.engine);
-            store.record(
+            record_entry(
+                store,
                 &step.key,
                 LockEntry {
                     input: done.input,
@@ -199,7 +201,8 @@ pub(super) fn record(
         }
         Outcome::Failed(error) => {
             let error = crate::redact::redact_text(&error.describe());
-            store.record(
+            record_entry(
+                store,
                 &step.key,
                 LockEntry {
                     input: observed,
@@ -226,4 +229,12 @@ pub(super) fn record(
         }
     }
     Ok(())
+}
+
+/// Writes one image's entry; a failure names the image being recorded.
+fn record_entry(store: &mut LockStore, key: &str, entry: LockEntry) -> Result<(), Error> {
+    store.record(key, entry).map_err(|source| Error::Record {
+        key: key.to_owned(),
+        source,
+    })
 }

@@ -67,7 +67,10 @@ pub(super) fn run_pool(
                 } => {
                     let job = entry.job.id.clone();
                     summary.submitted += 1;
-                    let result = store.record(&key, *entry).map_err(Error::from);
+                    let result = store.record(&key, *entry).map_err(|source| Error::Record {
+                        key: key.clone(),
+                        source,
+                    });
                     if result.is_ok() {
                         reporter.report(Event::Submitted {
                             key: &key,

@@ -239,6 +239,27 @@ impl Reporter for Github {
                 self.rows
                     .push((step.key.clone(), "conflict", conflict_text(reasons)));
             }
+            // A command that failed as a whole: annotated on its file (and line) when it has one,
+            // so that a broken lockfile shows on the pull request's diff.
+            Event::Failure(error) => {
+                let place = match error.span() {
+                    Some(span) => {
+                        let file = escape_property(&escape::path(span.file));
+                        match span.position {
+                            Some((line, column)) => {
+                                format!(" file={file},line={line},col={column}")
+                            }
+                            None => format!(" file={file}"),
+                        }
+                    }
+                    None => String::new(),
+                };
+                let message = crate::with_hint(error, error.hint());
+                self.command(&format!(
+                    "::error{place}::{}",
+                    escape_data(&escape::text(&message))
+                ));
+            }
             // Before anything could print the token: GitHub masks it in the log from here on.
             Event::SecretMinted(token) => {
                 self.command(&format!("::add-mask::{}", escape_data(token)));

@@ -494,25 +494,52 @@ pub fn render_diagnostic(source: &Source, d: &Diagnostic) -> String {
     render_located("error", source, d)
 }
 
+/// How many characters of a source line a snippet shows at most: a manifest line can be
+/// megabytes long (one-line JSON, a minified flow mapping), and the terminal needs only the
+/// part around the problem.
+const SNIPPET_CHARS: usize = 100;
+
+/// The quoted source line, the spaces up to the 1-based `column`, and the carets under `len`
+/// characters from it. A line longer than [`SNIPPET_CHARS`] is cut to a window around the
+/// column, with `…` where it was cut. Each character is escaped on its own, so the carets still
+/// point at the right place.
+fn snippet(line: &str, column: usize, len: usize) -> (String, String, String) {
+    let chars: Vec<char> = line.chars().collect();
+    let at = column.saturating_sub(1).min(chars.len());
+    let (start, end) = if chars.len() <= SNIPPET_CHARS {
+        (0, chars.len())
+    } else {
+        // The problem a third of the way in: its start with some context before it, and as
+        // much of it as fits after.
+        let start = at
+            .saturating_sub(SNIPPET_CHARS / 3)
+            .min(chars.len() - SNIPPET_CHARS);
+        (start, start + SNIPPET_CHARS)
+    };
+    let shown: Vec<String> = chars[start..end]
+        .iter()
+        .map(|c| esc(c.encode_utf8(&mut [0; 4])).into_owned())
+        .collect();
+    let cut_before = if start > 0 { "…" } else { "" };
+    let cut_after = if end < chars.len() { "…" } else { "" };
+    let quoted = format!("{cut_before}{}{cut_after}", shown.concat());
+    let before = at - start;
+    let prefix: String = " ".repeat(cut_before.chars().count())
+        + &shown[..before]
+            .iter()
+            .map(|s| " ".repeat(s.chars().count()))
+            .collect::<String>();
+    let remaining = shown.len().saturating_sub(before);
+    let carets = "^".repeat(len.min(remaining.max(1)).max(1));
+    (quoted, prefix, carets)
+}
+
 /// [`render_diagnostic`] with another label (`warning`). The quoted source line is escaped
 /// character by character, so the carets still point at the right place.
 fn render_located(label: &str, source: &Source, d: &Diagnostic) -> String {
     let line_no = d.pos.line.to_string();
     let pad = " ".repeat(line_no.len());
-    let shown: Vec<String> = source
-        .line_text(d.pos.line)
-        .chars()
-        .map(|c| esc(c.encode_utf8(&mut [0; 4])).into_owned())
-        .collect();
-    let line: String = shown.concat();
-    let before = d.pos.column.saturating_sub(1);
-    let prefix: String = shown
-        .iter()
-        .take(before)
-        .map(|s| " ".repeat(s.chars().count()))
-        .collect();
-    let remaining = shown.len().saturating_sub(before);
-    let carets = "^".repeat(d.len.min(remaining.max(1)).max(1));
+    let (line, prefix, carets) = snippet(source.line_text(d.pos.line), d.pos.column, d.len);
     let mut text = format!(
         "{label}: {}\n{pad}--> {}:{}:{}\n{pad} |\n{line_no} | {line}\n{pad} | {prefix}{carets}",
         esc(&d.message),
@@ -524,4 +551,65 @@ fn render_located(label: &str, source: &Source, d: &Diagnostic) -> String {
         text.push_str(&format!("\n{pad} = hint: {}", esc(hint)));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Pos;
+
+    #[test]
+    fn a_short_line_is_quoted_whole_with_the_carets_under_the_column() {
+        let (line, prefix, carets) = snippet("    ouptut: masks/cat.png", 5, 6);
+        assert_eq!(line, "    ouptut: masks/cat.png");
+        assert_eq!(prefix, "    ");
+        assert_eq!(carets, "^^^^^^");
+    }
+
+    #[test]
+    fn a_huge_line_is_cut_to_a_window_around_the_column() {
+        let mut text = "a".repeat(100_000);
+        text.push_str("ouptut");
+        text.push_str(&"b".repeat(100_000));
+        let source = Source {
+            path: "maskflow.yaml".into(),
+            text: text.into(),
+        };
+        let diagnostic = Diagnostic {
+            pos: Pos {
+                line: 1,
+                column: 100_001,
+                byte: 100_000,
+            },
+            len: 6,
+            message: "unknown key `ouptut`".to_owned(),
+            hint: None,
+        };
+        let rendered = render_diagnostic(&source, &diagnostic);
+        let lines: Vec<&str> = rendered.lines().collect();
+        let quoted = lines[3].strip_prefix("1 | ").unwrap();
+        assert!(quoted.chars().count() <= SNIPPET_CHARS + 2, "{quoted}");
+        assert!(quoted.starts_with('…') && quoted.ends_with('…'), "{quoted}");
+        // The carets sit under the key, in the window.
+        let underline = lines[4].strip_prefix("  | ").unwrap();
+        let caret_at = underline.find('^').unwrap();
+        let key_at: usize = quoted.find("ouptut").unwrap();
+        assert_eq!(
+            quoted[..key_at].chars().count(),
+            underline[..caret_at].chars().count()
+        );
+        assert_eq!(underline.trim(), "^^^^^^");
+        assert!(rendered.len() < 400, "{rendered}");
+    }
+
+    #[test]
+    fn a_problem_at_either_end_of_a_huge_line_keeps_that_end() {
+        let text = "x".repeat(5_000);
+        let (line, prefix, carets) = snippet(&text, 1, 1);
+        assert!(!line.starts_with('…') && line.ends_with('…'));
+        assert_eq!((prefix.as_str(), carets.as_str()), ("", "^"));
+        let (line, prefix, _) = snippet(&text, 5_000, 1);
+        assert!(line.starts_with('…') && !line.ends_with('…'));
+        assert_eq!(prefix.chars().count(), line.chars().count() - 1);
+    }
 }

@@ -4,15 +4,16 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
+use super::events::{ErrorEvent, JsonEvent, ManifestDiagnostic, Warning};
 use super::{Event, Reporter, escape};
-use crate::manifest::ManifestError;
+use crate::manifest::{ManifestError, Step};
 use crate::plan::Plan;
 
 pub struct Json {
     out: std::io::Stdout,
     /// Warnings not yet printed: they join the next document (`plan`, `validate`), or go
     /// before the next event as their own lines.
-    warnings: Vec<Value>,
+    warnings: Vec<Warning>,
 }
 
 impl Json {
@@ -23,11 +24,20 @@ impl Json {
         }
     }
 
-    fn emit(&mut self, value: Value) {
+    fn emit(&mut self, line: String) {
         let mut out = self.out.lock();
         // A closed pipe (e.g. `| head`) is the reader's choice, not our failure.
-        let _ = writeln!(out, "{}", escape::json(&value.to_string()));
+        let _ = writeln!(out, "{}", escape::json(&line));
         let _ = out.flush();
+    }
+
+    fn emit_event(&mut self, event: &JsonEvent) {
+        match serde_json::to_string(event) {
+            Ok(line) => self.emit(line),
+            // Plain data with string keys always serializes; were it not to, the event is
+            // lost rather than the run.
+            Err(error) => tracing::error!(%error, "an event did not serialize"),
+        }
     }
 }
 
@@ -39,209 +49,200 @@ impl Default for Json {
 
 impl Reporter for Json {
     fn report(&mut self, event: Event<'_>) {
-        let one_document = matches!(
-            event,
-            Event::Plan(_) | Event::Valid { .. } | Event::Invalid(_)
-        );
-        let mut value = match event {
+        let key = |step: &Step| step.key.clone();
+        let input = |step: &Step| step.input_source.clone();
+        let event = match event {
             Event::Skipped { skipped, at } => {
-                let mut warning = json!({
-                    "event": "warning",
-                    "message": super::skipped_message(skipped),
-                    "path": escape::path(&skipped.path),
-                    "hint": super::SKIPPED_HINT,
+                // Warnings wait: they join the next document, or precede the next event.
+                self.warnings.push(Warning {
+                    message: super::skipped_message(skipped),
+                    path: escape::path(&skipped.path),
+                    hint: super::SKIPPED_HINT.to_owned(),
+                    line: at.map(|(_, pos)| pos.line),
+                    column: at.map(|(_, pos)| pos.column),
                 });
-                if let Some((_, pos)) = at {
-                    warning["line"] = json!(pos.line);
-                    warning["column"] = json!(pos.column);
-                }
-                self.warnings.push(warning);
                 return;
             }
-            Event::Invalid(error) => invalid(error),
-            Event::Failure(error) => json!({
-                "event": "error",
-                "message": error.to_string(),
-                "hint": error.hint(),
-            }),
-            Event::Valid { manifest, images } => json!({
-                "event": "valid",
-                "manifest": manifest.display().to_string(),
-                "images": images,
-            }),
-            Event::Plan(plan) => plan_document(plan),
-            Event::ApplyStarted {
-                to_run,
-                submit_share,
-            } => {
-                let mut value = json!({"event": "apply_started", "to_run": to_run});
-                if let Some(share) = submit_share {
-                    value["submit_share"] = json!(share);
+            Event::Plan(plan) => {
+                let mut document = plan_document(plan);
+                let warnings = std::mem::take(&mut self.warnings);
+                if !warnings.is_empty() {
+                    document["warnings"] = json!(warnings);
                 }
-                value
+                self.emit(document.to_string());
+                return;
             }
-            Event::Started { key } => json!({"event": "started", "key": key}),
-            Event::Finished {
-                step,
-                action,
-                output,
-            } => json!({
-                "event": "finished",
-                "key": step.key,
-                "input": step.input_source,
-                "action": action,
-                "output": output,
-            }),
-            Event::Failed { step, error } => json!({
-                "event": "failed",
-                "key": step.key,
-                "input": step.input_source,
-                "error": error,
-                "line": step.origin.line,
-                "column": step.origin.column,
-            }),
-            Event::Replaced { key, changed, .. } => {
-                json!({"event": "replaced", "key": key, "changed": changed})
-            }
-            Event::ReportWritten { path, images } => json!({
-                "event": "report",
-                "path": path.display().to_string(),
-                "images": images,
-            }),
-            Event::Submitted { key, job } => json!({"event": "submitted", "key": key, "job": job}),
-            Event::SecretMinted(_) => return,
-            Event::Uploaded { key, object } => {
-                json!({"event": "uploaded", "key": key, "object": object})
-            }
-            Event::Status(jobs) => json!({"event": "status", "in_flight": jobs}),
-            Event::Removed { key, deleted, kept } => json!({
-                "event": "removed",
-                "key": key,
-                "pruned": deleted.is_some(),
-                "deleted": deleted.map(|path| path.to_string_lossy()),
-                "kept": kept,
-                "kept_modified": kept == Some(crate::summary::Kept::Modified),
-            }),
-            Event::Kept {
-                step,
-                reasons,
-                policy,
-            } => json!({
-                "event": "kept",
-                "key": step.key,
-                "input": step.input_source,
-                "reasons": reasons,
-                "policy": policy,
-                "line": step.origin.line,
-                "column": step.origin.column,
-            }),
-            Event::Conflict { step, reasons } => json!({
-                "event": "conflict",
-                "key": step.key,
-                "input": step.input_source,
-                "reasons": reasons,
-                "line": step.origin.line,
-                "column": step.origin.column,
-            }),
-            Event::Adopted { step, output } => json!({
-                "event": "adopted",
-                "key": step.key,
-                "input": step.input_source,
-                "output": output,
-            }),
-            Event::NotAdopted { step, error } => json!({
-                "event": "not_adopted",
-                "key": step.key,
-                "input": step.input_source,
-                "error": error,
-                "line": step.origin.line,
-                "column": step.origin.column,
-            }),
-            Event::AdoptComplete {
-                adopted,
-                failed,
-                unchanged,
-            } => json!({
-                "event": "adopt_summary",
-                "adopted": adopted,
-                "failed": failed,
-                "unchanged": unchanged,
-            }),
-            Event::Summary(summary) => {
-                let mut value = serde_json::to_value(summary).expect("summary serializes");
-                value["event"] = json!("summary");
-                value
-            }
-            Event::Merged {
-                path,
-                parts,
-                images,
-            } => json!({
-                "event": "merged",
-                "path": path.display().to_string(),
-                "parts": parts,
-                "images": images,
-            }),
-            Event::Wrote { path, images } => json!({
-                "event": "wrote",
-                "path": path.display().to_string(),
-                "images": images,
-            }),
-            // Exactly these keys: tests and other tools parse this line to find the server.
-            Event::EmulatorListening {
-                base_url,
-                client_id,
-                client_secret,
-            } => json!({
-                "event": "emulator_listening",
-                "base_url": base_url,
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "api_key": client_id,
-            }),
             Event::Document(text) => {
                 let mut out = self.out.lock();
                 let _ = out.write_all(text.as_bytes());
                 return;
             }
+            Event::SecretMinted(_) => return,
+            Event::Invalid(error) => match error {
+                ManifestError::Invalid { file, diagnostics } => JsonEvent::Invalid {
+                    manifest: file.path.display().to_string(),
+                    diagnostics: diagnostics
+                        .iter()
+                        .map(|d| ManifestDiagnostic {
+                            line: d.pos.line,
+                            column: d.pos.column,
+                            message: d.message.clone(),
+                            hint: d.hint.clone(),
+                        })
+                        .collect(),
+                    // Inside a document they are data, not events.
+                    warnings: std::mem::take(&mut self.warnings),
+                },
+                other => JsonEvent::Error(ErrorEvent {
+                    message: other.to_string(),
+                    hint: other.hint(),
+                    file: None,
+                    line: None,
+                    column: None,
+                    image: None,
+                }),
+            },
+            Event::Valid { manifest, images } => JsonEvent::Valid {
+                manifest: manifest.display().to_string(),
+                images,
+                warnings: std::mem::take(&mut self.warnings),
+            },
+            Event::Failure(error) => JsonEvent::Error(error_event(error)),
+            Event::ApplyStarted {
+                to_run,
+                submit_share,
+            } => JsonEvent::ApplyStarted {
+                to_run,
+                submit_share: submit_share.cloned(),
+            },
+            Event::Started { key } => JsonEvent::Started {
+                key: key.to_owned(),
+            },
+            Event::Finished {
+                step,
+                action,
+                output,
+            } => JsonEvent::Finished {
+                key: key(step),
+                input: input(step),
+                action: action.clone(),
+                output: output.clone(),
+            },
+            Event::Failed { step, error } => JsonEvent::Failed {
+                key: key(step),
+                input: input(step),
+                error: error.to_owned(),
+                line: step.origin.line,
+                column: step.origin.column,
+            },
+            Event::Replaced { key, changed, .. } => JsonEvent::Replaced {
+                key: key.to_owned(),
+                changed,
+            },
+            Event::ReportWritten { path, images } => JsonEvent::Report {
+                path: path.display().to_string(),
+                images,
+            },
+            Event::Submitted { key, job } => JsonEvent::Submitted {
+                key: key.to_owned(),
+                job: job.to_owned(),
+            },
+            Event::Uploaded { key, object } => JsonEvent::Uploaded {
+                key: key.to_owned(),
+                object: object.to_owned(),
+            },
+            Event::Status(jobs) => JsonEvent::Status {
+                in_flight: jobs.to_vec(),
+            },
+            Event::Removed { key, deleted, kept } => JsonEvent::Removed {
+                key: key.to_owned(),
+                pruned: deleted.is_some(),
+                deleted: deleted.map(|path| path.to_string_lossy().into_owned()),
+                kept,
+                kept_modified: kept == Some(crate::summary::Kept::Modified),
+            },
+            Event::Kept {
+                step,
+                reasons,
+                policy,
+            } => JsonEvent::Kept {
+                key: key(step),
+                input: input(step),
+                reasons: reasons.to_vec(),
+                policy,
+                line: step.origin.line,
+                column: step.origin.column,
+            },
+            Event::Conflict { step, reasons } => JsonEvent::Conflict {
+                key: key(step),
+                input: input(step),
+                reasons: reasons.to_vec(),
+                line: step.origin.line,
+                column: step.origin.column,
+            },
+            Event::Adopted { step, output } => JsonEvent::Adopted {
+                key: key(step),
+                input: input(step),
+                output: output.clone(),
+            },
+            Event::NotAdopted { step, error } => JsonEvent::NotAdopted {
+                key: key(step),
+                input: input(step),
+                error: error.to_owned(),
+                line: step.origin.line,
+                column: step.origin.column,
+            },
+            Event::AdoptComplete {
+                adopted,
+                failed,
+                unchanged,
+            } => JsonEvent::AdoptSummary {
+                adopted,
+                failed,
+                unchanged,
+            },
+            Event::Summary(summary) => JsonEvent::Summary(summary.clone()),
+            Event::Merged {
+                path,
+                parts,
+                images,
+            } => JsonEvent::Merged {
+                path: path.display().to_string(),
+                parts,
+                images,
+            },
+            Event::Wrote { path, images } => JsonEvent::Wrote {
+                path: path.display().to_string(),
+                images,
+            },
+            Event::EmulatorListening {
+                base_url,
+                client_id,
+                client_secret,
+            } => JsonEvent::EmulatorListening {
+                base_url: base_url.to_owned(),
+                client_id: client_id.to_owned(),
+                client_secret: client_secret.to_owned(),
+                api_key: client_id.to_owned(),
+            },
         };
-        let warnings = std::mem::take(&mut self.warnings);
-        if one_document {
-            if !warnings.is_empty() {
-                // Inside a document they are data, not events.
-                let warnings = warnings
-                    .into_iter()
-                    .map(|mut w| {
-                        if let Some(fields) = w.as_object_mut() {
-                            fields.remove("event");
-                        }
-                        w
-                    })
-                    .collect();
-                value["warnings"] = Value::Array(warnings);
-            }
-        } else {
-            for warning in warnings {
-                self.emit(warning);
-            }
+        for warning in std::mem::take(&mut self.warnings) {
+            self.emit_event(&JsonEvent::Warning(warning));
         }
-        self.emit(value);
+        self.emit_event(&event);
     }
 }
 
-fn invalid(error: &ManifestError) -> Value {
-    match error {
-        ManifestError::Invalid { file, diagnostics } => json!({
-            "event": "invalid",
-            "manifest": file.path.display().to_string(),
-            "diagnostics": diagnostics.iter().map(|d| json!({
-                "line": d.pos.line,
-                "column": d.pos.column,
-                "message": d.message,
-                "hint": d.hint,
-            })).collect::<Vec<_>>(),
-        }),
-        other => json!({"event": "error", "message": other.to_string(), "hint": other.hint()}),
+fn error_event(error: &crate::Error) -> ErrorEvent {
+    let span = error.span();
+    let position = span.and_then(|span| span.position);
+    ErrorEvent {
+        message: error.to_string(),
+        hint: error.hint(),
+        file: span.map(|span| span.file.display().to_string()),
+        line: position.map(|(line, _)| line),
+        column: position.map(|(_, column)| column),
+        image: error.image().map(str::to_owned),
     }
 }
 

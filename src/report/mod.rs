@@ -3,6 +3,7 @@
 
 pub mod cards;
 pub mod escape;
+pub mod events;
 mod github;
 pub mod html;
 mod human;
@@ -147,7 +148,7 @@ pub enum Event<'a> {
 }
 
 /// One job recorded as in flight, and what the service says of it now.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct JobState {
     pub key: String,
     pub job: String,

@@ -2,13 +2,14 @@
 //! organization, and the shards of one run (`apply --shard K/N` on N runners) share it
 //! without talking to each other, so each may only use its share.
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::Shard;
 use crate::manifest::{Limits, ShardShare};
 
 /// The submission quota one shard allows itself, and where it comes from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SubmitShare {
     /// `K/N`, as given to `--shard`.
     pub shard: String,

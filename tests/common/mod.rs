@@ -13,6 +13,7 @@ pub use test::{Test, github_files};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use maskflow::report::events::JsonEvent;
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_maskflow");
@@ -64,12 +65,53 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// The NDJSON events of a `--format json` run.
+/// The NDJSON events of a `--format json` run, as JSON values. Each line must also be a
+/// `JsonEvent` (the type the renderer prints) and match the committed events schema.
 pub fn events(output: &Output) -> Vec<Value> {
     String::from_utf8_lossy(&output.stdout)
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .map(|l| {
+            let value: Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"));
+            check_event(&value);
+            value
+        })
         .collect()
+}
+
+/// The NDJSON events of a `--format json` run, typed.
+pub fn typed_events(output: &Output) -> Vec<JsonEvent> {
+    events(output)
+        .into_iter()
+        .map(|value| serde_json::from_value(value).unwrap())
+        .collect()
+}
+
+/// The last `summary` of a run's typed events.
+pub fn typed_summary(events: &[JsonEvent]) -> maskflow::summary::Summary {
+    events
+        .iter()
+        .rev()
+        .find_map(|event| match event {
+            JsonEvent::Summary(summary) => Some(summary.clone()),
+            _ => None,
+        })
+        .expect("a summary event")
+}
+
+/// `value` is a `JsonEvent`, and valid against `schemas/maskflow.events.schema.json`.
+pub fn check_event(value: &Value) {
+    static SCHEMA: std::sync::LazyLock<jsonschema::Validator> = std::sync::LazyLock::new(|| {
+        let text =
+            std::fs::read_to_string(repo().join("schemas/maskflow.events.schema.json")).unwrap();
+        jsonschema::draft202012::new(&serde_json::from_str(&text).unwrap()).unwrap()
+    });
+    if let Err(e) = serde_json::from_value::<JsonEvent>(value.clone()) {
+        panic!("not a JsonEvent: {value}: {e}");
+    }
+    if let Some(error) = SCHEMA.iter_errors(value).next() {
+        panic!("not valid against the events schema: {value}: {error}");
+    }
 }
 
 pub fn events_of<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
