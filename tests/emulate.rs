@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::storage::Storage;
 use common::*;
+use maskflow::http::{Client, Request};
 use serde_json::{Value, json};
 
 const SECRET: &str = "test-secret";
@@ -17,7 +18,7 @@ const KEY: &str = "maskflow-emulator";
 struct Emulator {
     child: Child,
     base: String,
-    agent: ureq::Agent,
+    client: Client,
 }
 
 impl Drop for Emulator {
@@ -30,7 +31,7 @@ impl Drop for Emulator {
 /// What came back from one request.
 struct Reply {
     status: u16,
-    headers: ureq::http::HeaderMap,
+    headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
 
@@ -41,7 +42,10 @@ impl Reply {
     }
 
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -80,12 +84,13 @@ impl Emulator {
         assert_eq!(event["client_secret"], SECRET);
         let base = event["base_url"].as_str().unwrap().to_owned();
         assert!(base.starts_with("http://127.0.0.1:"), "{base}");
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .build()
-            .new_agent();
-        Emulator { child, base, agent }
+        // maskflow's own client: HTTP errors as values, no redirects followed.
+        let client = Client::new(Duration::from_secs(60));
+        Emulator {
+            child,
+            base,
+            client,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -96,21 +101,20 @@ impl Emulator {
         }
     }
 
-    fn reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
-        let mut response = response.unwrap();
+    fn send(&self, request: Request<'_>) -> Reply {
+        let response = self.client.send(request).unwrap();
         Reply {
-            status: response.status().as_u16(),
-            headers: response.headers().clone(),
-            body: response.body_mut().read_to_vec().unwrap(),
+            status: response.status(),
+            headers: response
+                .headers()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect(),
+            body: response.bytes(64 << 20).unwrap(),
         }
     }
 
     fn token_with(&self, form: &[(&str, &str)]) -> Reply {
-        Self::reply(
-            self.agent
-                .post(self.url("/ims/token/v3"))
-                .send_form(form.iter().copied()),
-        )
+        self.send(Request::post(&self.url("/ims/token/v3")).form(form))
     }
 
     fn token(&self) -> String {
@@ -125,27 +129,24 @@ impl Emulator {
     }
 
     fn post(&self, path: &str, token: &str, body: &Value) -> Reply {
-        Self::reply(
-            self.agent
-                .post(self.url(path))
-                .header("Authorization", format!("Bearer {token}"))
+        self.send(
+            Request::post(&self.url(path))
+                .bearer(token)
                 .header("x-api-key", KEY)
-                .send_json(body),
+                .json(body),
         )
     }
 
     fn get(&self, path: &str, token: &str) -> Reply {
-        Self::reply(
-            self.agent
-                .get(self.url(path))
-                .header("Authorization", format!("Bearer {token}"))
-                .header("x-api-key", KEY)
-                .call(),
+        self.send(
+            Request::get(&self.url(path))
+                .bearer(token)
+                .header("x-api-key", KEY),
         )
     }
 
     fn stats(&self) -> Value {
-        Self::reply(self.agent.get(self.url("/_emulator/stats")).call()).json()
+        self.send(Request::get(&self.url("/_emulator/stats"))).json()
     }
 
     /// Polls `status_url` until a terminal status; returns every status seen, in order
@@ -229,13 +230,10 @@ fn tokens_and_gateway_auth() {
         unknown.json(),
         json!({"error_code": "401013", "message": "Oauth token is not valid"})
     );
-    let wrong_key = Emulator::reply(
-        emulator
-            .agent
-            .get(emulator.url("/v2/status/urn:ff:jobs:emulator:x"))
-            .header("Authorization", format!("Bearer {token}"))
-            .header("x-api-key", "someone-else")
-            .call(),
+    let wrong_key = emulator.send(
+        Request::get(&emulator.url("/v2/status/urn:ff:jobs:emulator:x"))
+            .bearer(&token)
+            .header("x-api-key", "someone-else"),
     );
     assert_eq!(wrong_key.status, 403);
     assert_eq!(
@@ -314,27 +312,23 @@ fn sensei_validation_and_content_type() {
     assert_eq!(error["reason"][0]["dataPath"], ".options.service.version");
     assert_eq!(error["reason"][0]["message"], "should be string");
 
-    let not_json = Emulator::reply(
-        emulator
-            .agent
-            .post(emulator.url("/sensei/mask"))
-            .header("Authorization", format!("Bearer {token}"))
+    let not_json = emulator.send(
+        Request::post(&emulator.url("/sensei/mask"))
+            .bearer(&token)
             .header("x-api-key", KEY)
             .header("Content-Type", "application/json")
-            .send("{not json"),
+            .bytes(b"{not json".to_vec()),
     );
     assert_eq!(
         (not_json.status, not_json.json()["type"].as_str()),
         (400, Some("RequestBodyError"))
     );
-    let text = Emulator::reply(
-        emulator
-            .agent
-            .post(emulator.url("/sensei/mask"))
-            .header("Authorization", format!("Bearer {token}"))
+    let text = emulator.send(
+        Request::post(&emulator.url("/sensei/mask"))
+            .bearer(&token)
             .header("x-api-key", KEY)
             .header("Content-Type", "text/plain")
-            .send(body.to_string()),
+            .bytes(body.to_string().into_bytes()),
     );
     assert_eq!(text.status, 415);
     assert_eq!(
@@ -462,7 +456,7 @@ fn v2_job_hosts_its_result_behind_a_signature() {
     let output = &last["result"]["outputs"][0];
     assert_eq!(output["mediaType"], "image/png");
     let url = output["destination"]["url"].as_str().unwrap();
-    let png = Emulator::reply(emulator.agent.get(url).call());
+    let png = emulator.send(Request::get(url));
     assert_eq!(
         (png.status, png.header("content-type")),
         (200, Some("image/png"))
@@ -476,7 +470,7 @@ fn v2_job_hosts_its_result_behind_a_signature() {
     let (unsigned, _) = url.split_once("?sig=").unwrap();
     for forged in [format!("{unsigned}?sig=forged"), unsigned.to_owned()] {
         assert_eq!(
-            Emulator::reply(emulator.agent.get(&forged).call()).status,
+            emulator.send(Request::get(&forged)).status,
             403,
             "{forged}"
         );
