@@ -338,7 +338,9 @@ impl Client {
         };
         let transport = transport().map_err(|reason| failed(Failure::NotSent, reason))?;
         if let Some(reason) = &transport.no_tls
-            && url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+            && url
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
         {
             return Err(failed(
                 Failure::NotSent,
@@ -355,10 +357,7 @@ impl Client {
             Method::Post => reqwest::Method::POST,
             Method::Put => reqwest::Method::PUT,
         };
-        let mut builder = transport
-            .client
-            .request(verb, url)
-            .timeout(self.timeout);
+        let mut builder = transport.client.request(verb, url).timeout(self.timeout);
         for (name, value) in headers {
             builder = builder.header(name, value);
         }
@@ -468,7 +467,11 @@ impl Response {
         limit: u64,
         mut each: impl FnMut(&[u8]) -> std::io::Result<()>,
     ) -> Result<u64, BodyError> {
-        if self.inner.content_length().is_some_and(|length| length > limit) {
+        if self
+            .inner
+            .content_length()
+            .is_some_and(|length| length > limit)
+        {
             return Err(BodyError::TooLarge { limit });
         }
         let runtime = runtime().map_err(|e| BodyError::Read {

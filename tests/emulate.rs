@@ -146,7 +146,8 @@ impl Emulator {
     }
 
     fn stats(&self) -> Value {
-        self.send(Request::get(&self.url("/_emulator/stats"))).json()
+        self.send(Request::get(&self.url("/_emulator/stats")))
+            .json()
     }
 
     /// Polls `status_url` until a terminal status; returns every status seen, in order
@@ -469,11 +470,7 @@ fn v2_job_hosts_its_result_behind_a_signature() {
 
     let (unsigned, _) = url.split_once("?sig=").unwrap();
     for forged in [format!("{unsigned}?sig=forged"), unsigned.to_owned()] {
-        assert_eq!(
-            emulator.send(Request::get(&forged)).status,
-            403,
-            "{forged}"
-        );
+        assert_eq!(emulator.send(Request::get(&forged)).status, 403, "{forged}");
     }
     let unknown = emulator.get("/v2/status/urn:ff:jobs:emulator:nope", &token);
     assert_eq!(
