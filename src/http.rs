@@ -273,7 +273,7 @@ fn transport() -> Result<&'static Transport, String> {
                 // (a bare container). Plain http (the emulator, local stand-ins) still works;
                 // https says why it cannot.
                 Err(e) => {
-                    let no_tls = Some(chain(&e));
+                    let no_tls = Some(root_cause(&e));
                     let client = builder()
                         .tls_certs_only(Vec::new())
                         .build()
@@ -299,6 +299,15 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+/// The innermost cause of an error: the one that says what is wrong.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
 }
 
 /// Why reqwest gave no response, in the terms the retry logic needs. A connect error (DNS,
@@ -345,7 +354,7 @@ impl Client {
             return Err(failed(
                 Failure::NotSent,
                 format!(
-                    "https is unavailable, {reason}; install the system's CA certificates \
+                    "https is unavailable ({reason}): install the system's CA certificates \
                      (the ca-certificates package) or point SSL_CERT_FILE at a PEM bundle"
                 ),
             ));
