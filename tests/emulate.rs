@@ -478,15 +478,15 @@ fn v2_job_hosts_its_result_behind_a_signature() {
         (404, Some("unknown_job_id"))
     );
 
+    assert_eq!(storage.gets(), 1, "one job, one read of its input");
+
     // Cutouts are served too; a mode Adobe has but the emulator does not is refused as such.
     let mut cutout = v2_body(&storage.url("photos/horse.png"));
     cutout["mode"] = json!("cutout");
-    assert_eq!(
-        emulator
-            .post("/v2/remove-background", &token, &cutout)
-            .status,
-        202
-    );
+    let accepted = emulator.post("/v2/remove-background", &token, &cutout);
+    assert_eq!(accepted.status, 202);
+    let (seen, _) = emulator.wait(accepted.json()["statusUrl"].as_str().unwrap(), &token);
+    assert_eq!(seen.last().unwrap(), "succeeded");
     let mut psd = v2_body(&storage.url("photos/horse.png"));
     psd["mode"] = json!("psd");
     let refused = emulator.post("/v2/remove-background", &token, &psd);
@@ -499,7 +499,7 @@ fn v2_job_hosts_its_result_behind_a_signature() {
         (invalid.status, invalid.json()["error_code"].as_str()),
         (400, Some("validation_error"))
     );
-    assert_eq!(storage.gets(), 1);
+    assert_eq!(storage.gets(), 2, "refused jobs read nothing");
 }
 
 #[test]
