@@ -30,18 +30,29 @@ pub const FILTER_VAR: &str = "MASKFLOW_LOG";
 /// Installs the diagnostics subscriber for the process; `verbose` counts `-v` flags.
 /// `env` reads the environment (a parameter so that tests need not set variables).
 pub fn init(verbose: u8, format: LogFormat, env: impl Fn(&str) -> Option<String>) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let (filter, refused) = filter(verbose, &env);
+    // Only maskflow's own events, whatever the directive (`MASKFLOW_LOG=trace` too): the HTTP
+    // stack's crates (h2, hyper-util) emit `tracing` events that may quote what the scrubber
+    // cannot know.
+    let ours = tracing_subscriber::filter::filter_fn(|metadata| {
+        metadata.target() == "maskflow" || metadata.target().starts_with("maskflow::")
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(Scrubbing)
         .with_ansi(false);
     // Another subscriber may already be set (a test calling `run` twice): keep it.
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.finish().with(ours).try_init(),
         LogFormat::Json => builder
             .json()
             .with_current_span(true)
             .with_span_list(true)
+            .finish()
+            .with(ours)
             .try_init(),
     };
     if let Some((directive, why)) = refused {

@@ -1,10 +1,26 @@
 //! The one HTTP client. Every request maskflow sends (IMS tokens, the Photoshop API, remote
-//! inputs and results, staging uploads) goes through `Client::send`, which logs each exchange
-//! at debug: method, URL without its query, status, elapsed time, attempt and the service's
-//! request id. The transport (ureq today) stays behind this module: callers see only
-//! `Request`, `Response` and `TransportError`.
+//! inputs and results, staging uploads, model downloads, the emulator's own fetches) goes
+//! through `Client::send`, which logs each exchange at debug: method, URL without its query,
+//! status, elapsed time, attempt and the service's request id. The transport (reqwest) stays
+//! behind this module: callers see only `Request`, `Response` and `TransportError`.
+//!
+//! # Async reqwest on one runtime, called synchronously
+//!
+//! maskflow is synchronous: the photoshop engine keeps many jobs in flight from worker threads
+//! that each block on their own calls, and its flight, limiter and scheduler wait with
+//! condvars and sleeps. Each call here runs its future with `block_on` on one process-wide
+//! multi-thread tokio runtime: the calling worker blocks only itself, exactly as before, while
+//! the runtime's few threads drive every socket and timer, with one connection pool for all
+//! workers. So the engine's concurrency is still what its worker pool makes it, and nothing
+//! about it changes.
+//!
+//! `reqwest::blocking` would do the same with a hidden runtime thread per client (and
+//! `remote::agent` makes a client per use), and it panics when called from async code. Here
+//! a call from inside a multi-thread runtime (object_store's, say) steps out of it with
+//! `block_in_place`, and async code can share the runtime itself through [`runtime`].
 
-use std::io::Read;
+use std::future::Future;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::redact::{redact_text, shown_url};
@@ -22,11 +38,20 @@ const REQUEST_ID_HEADERS: [&str; 5] = [
 /// Longest request id kept: a hostile service must not fill the logs through it.
 const MAX_REQUEST_ID: usize = 128;
 
+/// Longest wait for a TCP connection and TLS handshake; a failure here certainly sent nothing.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an idle connection stays pooled: shorter than servers keep them (the emulator:
+/// 20 s, many load balancers: 60 s), so that we, not they, close it, and a request never
+/// races the server's close (which would leave a submission "maybe sent").
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// An HTTP client with maskflow's rules: no redirects (neither does Adobe's service follow
-/// them), HTTP errors as values, a whole-request timeout.
+/// them, and so no credential ever goes to a host it was not meant for), HTTP errors as
+/// values, a whole-request timeout that covers the body. Cheap to make: every client shares
+/// the process's runtime and connection pool.
 #[derive(Clone)]
 pub struct Client {
-    agent: ureq::Agent,
+    timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,20 +200,132 @@ pub enum BodyError {
 pub struct Response {
     status: u16,
     request_id: Option<String>,
-    inner: ureq::http::Response<ureq::Body>,
+    inner: reqwest::Response,
+}
+
+/// Why the HTTP runtime could not start (no threads or no event queue to be had).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot start the HTTP runtime: {reason}")]
+pub struct RuntimeError {
+    pub reason: String,
+}
+
+/// The process's tokio runtime, which drives every HTTP exchange. Async code (object_store)
+/// can run on it too, so the program has one runtime and one set of I/O threads.
+pub fn runtime() -> Result<&'static tokio::runtime::Runtime, RuntimeError> {
+    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, RuntimeError>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+            tokio::runtime::Builder::new_multi_thread()
+                // Callers block their own threads; these only move bytes and run TLS.
+                .worker_threads(cores.clamp(1, 4))
+                .thread_name("maskflow-http")
+                .enable_all()
+                .build()
+                .map_err(|e| RuntimeError {
+                    reason: e.to_string(),
+                })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Runs `future` to completion on the shared runtime, blocking the calling thread.
+fn block_on<F: Future>(runtime: &tokio::runtime::Runtime, future: F) -> F::Output {
+    match tokio::runtime::Handle::try_current() {
+        // Called from async code: hand this worker's other tasks to another thread while
+        // it blocks (a plain `block_on` here would panic).
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| runtime.block_on(future))
+        }
+        _ => runtime.block_on(future),
+    }
+}
+
+/// The one reqwest client (and so one connection pool), and why https cannot be used if the
+/// system has no CA certificates.
+struct Transport {
+    client: reqwest::Client,
+    no_tls: Option<String>,
+}
+
+fn transport() -> Result<&'static Transport, String> {
+    static TRANSPORT: OnceLock<Result<Transport, String>> = OnceLock::new();
+    TRANSPORT
+        .get_or_init(|| {
+            let runtime = runtime().map_err(|e| e.to_string())?;
+            // Building spawns nothing today, but the pool's tasks belong on this runtime.
+            let _entered = runtime.enter();
+            let builder = || {
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+                    .user_agent(concat!("maskflow/", env!("CARGO_PKG_VERSION")))
+            };
+            match builder().build() {
+                Ok(client) => Ok(Transport {
+                    client,
+                    no_tls: None,
+                }),
+                // The platform verifier refuses to start without system CA certificates
+                // (a bare container). Plain http (the emulator, local stand-ins) still works;
+                // https says why it cannot.
+                Err(e) => {
+                    let no_tls = Some(root_cause(&e));
+                    let client = builder()
+                        .tls_certs_only(Vec::new())
+                        .build()
+                        .map_err(|e| chain(&e))?;
+                    Ok(Transport { client, no_tls })
+                }
+            }
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// An error with its causes, `outer: inner: innermost`, without repeats.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The innermost cause of an error: the one that says what is wrong.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
+}
+
+/// Why reqwest gave no response, in the terms the retry logic needs. A connect error (DNS,
+/// refused, TLS handshake, connect timeout) happens before a byte of the request is written,
+/// so it is `NotSent`; once connected, a timeout or a broken connection may have delivered it.
+fn failure_of(error: &reqwest::Error) -> Failure {
+    if error.is_builder() || error.is_connect() {
+        Failure::NotSent
+    } else if error.is_timeout() {
+        Failure::TimedOut
+    } else {
+        Failure::Broken
+    }
 }
 
 impl Client {
     pub fn new(timeout: Duration) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .http_status_as_error(false)
-            .timeout_global(Some(timeout))
-            .user_agent(concat!("maskflow/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        Self { agent }
+        Self { timeout }
     }
 
     /// Sends `request` and logs the exchange at debug (target `maskflow::http`).
@@ -201,12 +338,6 @@ impl Client {
             attempt,
         } = request;
         let shown = shown_url(url);
-        let mut builder = ureq::http::Request::builder()
-            .method(method.as_str())
-            .uri(url);
-        for (name, value) in &headers {
-            builder = builder.header(*name, value);
-        }
         let failed = |failure, reason: String| TransportError {
             method,
             url: shown.clone(),
@@ -214,16 +345,37 @@ impl Client {
             reason: redact_text(&reason),
             attempt,
         };
-        let built = builder
-            .body(body)
-            .map_err(|e| failed(Failure::NotSent, format!("not a valid request: {e}")))?;
-        let sent = Instant::now();
-        let result = if method == Method::Get || method == Method::Head {
-            let (parts, _) = built.into_parts();
-            self.agent.run(ureq::http::Request::from_parts(parts, ()))
-        } else {
-            self.agent.run(built)
+        let transport = transport().map_err(|reason| failed(Failure::NotSent, reason))?;
+        if let Some(reason) = &transport.no_tls
+            && url
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        {
+            return Err(failed(
+                Failure::NotSent,
+                format!(
+                    "https is unavailable ({reason}): install the system's CA certificates \
+                     (the ca-certificates package) or point SSL_CERT_FILE at a PEM bundle"
+                ),
+            ));
+        }
+        let runtime = runtime().map_err(|e| failed(Failure::NotSent, e.to_string()))?;
+        let verb = match method {
+            Method::Get => reqwest::Method::GET,
+            Method::Head => reqwest::Method::HEAD,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
         };
+        let mut builder = transport.client.request(verb, url).timeout(self.timeout);
+        for (name, value) in headers {
+            builder = builder.header(name, value);
+        }
+        if !(method == Method::Get || method == Method::Head) {
+            builder = builder.body(body);
+        }
+        let sent = Instant::now();
+        // Inside the async block: `send` arms its timeout at once, which needs the runtime.
+        let result = block_on(runtime, async move { builder.send().await });
         let elapsed_ms = sent.elapsed().as_millis() as u64;
         match result {
             Ok(inner) => {
@@ -246,12 +398,8 @@ impl Client {
                 })
             }
             Err(e) => {
-                let failure = match &e {
-                    ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => Failure::NotSent,
-                    ureq::Error::Timeout(_) => Failure::TimedOut,
-                    _ => Failure::Broken,
-                };
-                let error = failed(failure, e.to_string());
+                let e = e.without_url();
+                let error = failed(failure_of(&e), chain(&e));
                 tracing::debug!(
                     target: "maskflow::http",
                     method = %method,
@@ -267,7 +415,7 @@ impl Client {
     }
 }
 
-fn request_id(headers: &ureq::http::HeaderMap) -> Option<String> {
+fn request_id(headers: &reqwest::header::HeaderMap) -> Option<String> {
     REQUEST_ID_HEADERS.iter().find_map(|name| {
         let value = headers.get(*name)?.to_str().ok()?.trim();
         let kept: String = value
@@ -311,35 +459,52 @@ impl Response {
         self.inner.headers().get(name)?.to_str().ok()
     }
 
+    /// Every header whose value is text, in the order received.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.inner
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+    }
+
     /// Reads the body in chunks, handing each to `each`; more than `limit` bytes is an error,
-    /// whatever the response announced.
+    /// whatever the response announced: an announced length over the limit is refused before
+    /// reading, and a body without one is counted as it streams (each chunk is bounded by the
+    /// transport's buffers, never by what the server claims).
     pub fn read_chunks(
-        self,
+        mut self,
         limit: u64,
         mut each: impl FnMut(&[u8]) -> std::io::Result<()>,
     ) -> Result<u64, BodyError> {
-        let mut reader = self.inner.into_body().into_reader();
-        let mut buffer = vec![0; 64 * 1024];
-        let mut size = 0u64;
-        loop {
-            let n = match reader.read(&mut buffer) {
-                Ok(0) => return Ok(size),
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(BodyError::Read {
-                        reason: redact_text(&e.to_string()),
-                    });
-                }
-            };
-            size += n as u64;
-            if size > limit {
-                return Err(BodyError::TooLarge { limit });
-            }
-            each(&buffer[..n]).map_err(|e| BodyError::Write {
-                reason: e.to_string(),
-            })?;
+        if self
+            .inner
+            .content_length()
+            .is_some_and(|length| length > limit)
+        {
+            return Err(BodyError::TooLarge { limit });
         }
+        let runtime = runtime().map_err(|e| BodyError::Read {
+            reason: e.to_string(),
+        })?;
+        // `each` runs on this thread inside `block_on`, so it may block (write a file).
+        block_on(runtime, async {
+            let mut size = 0u64;
+            loop {
+                let chunk = self.inner.chunk().await.map_err(|e| BodyError::Read {
+                    reason: redact_text(&chain(&e.without_url())),
+                })?;
+                let Some(chunk) = chunk else {
+                    return Ok(size);
+                };
+                size += chunk.len() as u64;
+                if size > limit {
+                    return Err(BodyError::TooLarge { limit });
+                }
+                each(&chunk).map_err(|e| BodyError::Write {
+                    reason: e.to_string(),
+                })?;
+            }
+        })
     }
 
     /// The whole body, at most `limit` bytes.
@@ -354,25 +519,173 @@ impl Response {
 
     /// The start of the body (at most `limit` bytes) as text, for error messages and JSON
     /// answers; what cannot be read is left out.
-    pub fn excerpt(self, limit: u64) -> String {
+    pub fn excerpt(mut self, limit: u64) -> String {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         let mut out = Vec::new();
-        let _ = self
-            .inner
-            .into_body()
-            .into_reader()
-            .take(limit)
-            .read_to_end(&mut out);
+        if let Ok(runtime) = runtime() {
+            block_on(runtime, async {
+                while out.len() < limit {
+                    let Ok(Some(chunk)) = self.inner.chunk().await else {
+                        break;
+                    };
+                    let room = limit - out.len();
+                    out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
+            });
+        }
         String::from_utf8_lossy(&out).into_owned()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::thread::JoinHandle;
+
     use super::*;
+
+    /// A server on 127.0.0.1 for one connection: reads the request head, hands the stream
+    /// to `answer`, and returns the head.
+    fn serve_once(
+        answer: impl FnOnce(&mut TcpStream) + Send + 'static,
+    ) -> (String, JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            answer(&mut stream);
+            String::from_utf8_lossy(&head).into_owned()
+        });
+        (base, server)
+    }
+
+    #[test]
+    fn a_redirect_is_returned_not_followed_so_credentials_stay_with_their_host() {
+        let elsewhere = TcpListener::bind("127.0.0.1:0").unwrap();
+        elsewhere.set_nonblocking(true).unwrap();
+        let target = format!("http://{}/steal", elsewhere.local_addr().unwrap());
+        let (base, server) = serve_once(move |stream| {
+            let answer = format!(
+                "HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\n\
+                 Connection: close\r\n\r\n"
+            );
+            stream.write_all(answer.as_bytes()).unwrap();
+        });
+        let url = format!("{base}/job");
+        let response = Client::new(Duration::from_secs(5))
+            .send(Request::get(&url).bearer("secret-token"))
+            .unwrap();
+        assert_eq!(response.status(), 302);
+        assert!(response.header("location").unwrap().ends_with("/steal"));
+        assert!(server.join().unwrap().contains("secret-token"));
+        assert_eq!(
+            elsewhere.accept().map(|_| ()).unwrap_err().kind(),
+            std::io::ErrorKind::WouldBlock,
+            "the other host was contacted"
+        );
+    }
+
+    #[test]
+    fn a_body_over_the_limit_is_refused_while_it_streams() {
+        // No length announced: counted as it arrives, and never more than the limit kept.
+        let (base, server) = serve_once(|stream| {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+            for _ in 0..64 {
+                if stream.write_all(&[7u8; 16 * 1024]).is_err() {
+                    return;
+                }
+            }
+        });
+        let url = format!("{base}/big");
+        let response = Client::new(Duration::from_secs(5))
+            .send(Request::get(&url))
+            .unwrap();
+        let mut kept = 0u64;
+        let refused = response.read_chunks(100_000, |chunk| {
+            kept += chunk.len() as u64;
+            Ok(())
+        });
+        assert_eq!(refused, Err(BodyError::TooLarge { limit: 100_000 }));
+        assert!(kept <= 100_000, "{kept}");
+        server.join().unwrap();
+
+        // A length over the limit is refused before a byte is read, whatever it claims.
+        let (base, server) = serve_once(|stream| {
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999\r\nConnection: close\r\n\r\nabc",
+            );
+        });
+        let url = format!("{base}/huge");
+        let response = Client::new(Duration::from_secs(5))
+            .send(Request::get(&url))
+            .unwrap();
+        let mut called = false;
+        let refused = response.read_chunks(1000, |_| {
+            called = true;
+            Ok(())
+        });
+        assert_eq!(refused, Err(BodyError::TooLarge { limit: 1000 }));
+        assert!(!called);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn transport_failures_tell_whether_the_request_may_have_arrived() {
+        let client = Client::new(Duration::from_millis(500));
+
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x", closed.local_addr().unwrap());
+        drop(closed);
+        let refused = client.send(Request::post(&url)).err().unwrap();
+        assert_eq!(refused.failure, Failure::NotSent, "{refused}");
+        assert!(refused.not_sent());
+
+        // The server read the request, then hung up: it may have acted on it.
+        let (base, server) = serve_once(|_| {});
+        let url = format!("{base}/submit?sig=s3cret");
+        let broken = client.send(Request::post(&url)).err().unwrap();
+        assert_eq!(broken.failure, Failure::Broken, "{broken}");
+        assert!(!broken.not_sent());
+        assert!(!broken.to_string().contains("s3cret"), "{broken}");
+        server.join().unwrap();
+
+        // The server read the request and never answered.
+        let (base, server) = serve_once(|stream| {
+            // Holds the connection until the client gives up and closes it.
+            let _ = stream.read(&mut [0u8; 1]);
+        });
+        let url = format!("{base}/slow");
+        let silent = client.send(Request::post(&url)).err().unwrap();
+        assert_eq!(silent.failure, Failure::TimedOut, "{silent}");
+        assert!(!silent.not_sent());
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn an_excerpt_stops_at_its_limit() {
+        let (base, server) = serve_once(|stream| {
+            let _ = stream.write_all(
+                b"HTTP/1.1 500 Oops\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789",
+            );
+        });
+        let url = format!("{base}/x");
+        let response = Client::new(Duration::from_secs(5))
+            .send(Request::get(&url))
+            .unwrap();
+        assert_eq!(response.status(), 500);
+        assert_eq!(response.excerpt(4), "0123");
+        server.join().unwrap();
+    }
 
     #[test]
     fn request_ids_are_read_from_any_service_header_and_bounded() {
-        let mut headers = ureq::http::HeaderMap::new();
+        let mut headers = reqwest::header::HeaderMap::new();
         assert_eq!(request_id(&headers), None);
         headers.insert("x-amz-request-id", "4442587FB7D0A2F9".parse().unwrap());
         assert_eq!(request_id(&headers).as_deref(), Some("4442587FB7D0A2F9"));

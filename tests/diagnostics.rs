@@ -238,6 +238,14 @@ fn trace_as_json_lines_keeps_spans_and_redacts() {
         .filter(|l| l["target"] == "maskflow::http" && l["fields"]["status"].is_u64())
         .collect();
     assert!(exchanges.len() > 10, "{log}");
+    // Only maskflow's own events, even at `trace`: the HTTP stack's crates trace too.
+    for line in &lines {
+        let target = line["target"].as_str().unwrap_or_default();
+        assert!(
+            target == "maskflow" || target.starts_with("maskflow::"),
+            "{line}"
+        );
+    }
     let status_exchange = exchanges
         .iter()
         .find(|l| {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::storage::Storage;
 use common::*;
+use maskflow::http::{Client, Request};
 use serde_json::{Value, json};
 
 const SECRET: &str = "test-secret";
@@ -20,7 +21,7 @@ const KEY: &str = "maskflow-emulator";
 struct Emulator {
     child: Child,
     base: String,
-    agent: ureq::Agent,
+    client: Client,
 }
 
 impl Drop for Emulator {
@@ -33,7 +34,7 @@ impl Drop for Emulator {
 /// What came back from one request.
 struct Reply {
     status: u16,
-    headers: ureq::http::HeaderMap,
+    headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
 
@@ -44,7 +45,10 @@ impl Reply {
     }
 
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -83,12 +87,13 @@ impl Emulator {
         assert_eq!(event["client_secret"], SECRET);
         let base = event["base_url"].as_str().unwrap().to_owned();
         assert!(base.starts_with("http://127.0.0.1:"), "{base}");
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .build()
-            .new_agent();
-        Emulator { child, base, agent }
+        // maskflow's own client: HTTP errors as values, no redirects followed.
+        let client = Client::new(Duration::from_secs(60));
+        Emulator {
+            child,
+            base,
+            client,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -99,21 +104,20 @@ impl Emulator {
         }
     }
 
-    fn reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
-        let mut response = response.unwrap();
+    fn send(&self, request: Request<'_>) -> Reply {
+        let response = self.client.send(request).unwrap();
         Reply {
-            status: response.status().as_u16(),
-            headers: response.headers().clone(),
-            body: response.body_mut().read_to_vec().unwrap(),
+            status: response.status(),
+            headers: response
+                .headers()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect(),
+            body: response.bytes(64 << 20).unwrap(),
         }
     }
 
     fn token_with(&self, form: &[(&str, &str)]) -> Reply {
-        Self::reply(
-            self.agent
-                .post(self.url("/ims/token/v3"))
-                .send_form(form.iter().copied()),
-        )
+        self.send(Request::post(&self.url("/ims/token/v3")).form(form))
     }
 
     fn token(&self) -> String {
@@ -128,27 +132,25 @@ impl Emulator {
     }
 
     fn post(&self, path: &str, token: &str, body: &Value) -> Reply {
-        Self::reply(
-            self.agent
-                .post(self.url(path))
-                .header("Authorization", format!("Bearer {token}"))
+        self.send(
+            Request::post(&self.url(path))
+                .bearer(token)
                 .header("x-api-key", KEY)
-                .send_json(body),
+                .json(body),
         )
     }
 
     fn get(&self, path: &str, token: &str) -> Reply {
-        Self::reply(
-            self.agent
-                .get(self.url(path))
-                .header("Authorization", format!("Bearer {token}"))
-                .header("x-api-key", KEY)
-                .call(),
+        self.send(
+            Request::get(&self.url(path))
+                .bearer(token)
+                .header("x-api-key", KEY),
         )
     }
 
     fn stats(&self) -> Value {
-        Self::reply(self.agent.get(self.url("/_emulator/stats")).call()).json()
+        self.send(Request::get(&self.url("/_emulator/stats")))
+            .json()
     }
 
     /// Polls `status_url` until a terminal status; returns every status seen, in order
@@ -232,13 +234,10 @@ fn tokens_and_gateway_auth() {
         unknown.json(),
         json!({"error_code": "401013", "message": "Oauth token is not valid"})
     );
-    let wrong_key = Emulator::reply(
-        emulator
-            .agent
-            .get(emulator.url("/v2/status/urn:ff:jobs:emulator:x"))
-            .header("Authorization", format!("Bearer {token}"))
-            .header("x-api-key", "someone-else")
-            .call(),
+    let wrong_key = emulator.send(
+        Request::get(&emulator.url("/v2/status/urn:ff:jobs:emulator:x"))
+            .bearer(&token)
+            .header("x-api-key", "someone-else"),
     );
     assert_eq!(wrong_key.status, 403);
     assert_eq!(
@@ -317,27 +316,23 @@ fn sensei_validation_and_content_type() {
     assert_eq!(error["reason"][0]["dataPath"], ".options.service.version");
     assert_eq!(error["reason"][0]["message"], "should be string");
 
-    let not_json = Emulator::reply(
-        emulator
-            .agent
-            .post(emulator.url("/sensei/mask"))
-            .header("Authorization", format!("Bearer {token}"))
+    let not_json = emulator.send(
+        Request::post(&emulator.url("/sensei/mask"))
+            .bearer(&token)
             .header("x-api-key", KEY)
             .header("Content-Type", "application/json")
-            .send("{not json"),
+            .bytes(b"{not json".to_vec()),
     );
     assert_eq!(
         (not_json.status, not_json.json()["type"].as_str()),
         (400, Some("RequestBodyError"))
     );
-    let text = Emulator::reply(
-        emulator
-            .agent
-            .post(emulator.url("/sensei/mask"))
-            .header("Authorization", format!("Bearer {token}"))
+    let text = emulator.send(
+        Request::post(&emulator.url("/sensei/mask"))
+            .bearer(&token)
             .header("x-api-key", KEY)
             .header("Content-Type", "text/plain")
-            .send(body.to_string()),
+            .bytes(body.to_string().into_bytes()),
     );
     assert_eq!(text.status, 415);
     assert_eq!(
@@ -465,7 +460,7 @@ fn v2_job_hosts_its_result_behind_a_signature() {
     let output = &last["result"]["outputs"][0];
     assert_eq!(output["mediaType"], "image/png");
     let url = output["destination"]["url"].as_str().unwrap();
-    let png = Emulator::reply(emulator.agent.get(url).call());
+    let png = emulator.send(Request::get(url));
     assert_eq!(
         (png.status, png.header("content-type")),
         (200, Some("image/png"))
@@ -478,11 +473,7 @@ fn v2_job_hosts_its_result_behind_a_signature() {
 
     let (unsigned, _) = url.split_once("?sig=").unwrap();
     for forged in [format!("{unsigned}?sig=forged"), unsigned.to_owned()] {
-        assert_eq!(
-            Emulator::reply(emulator.agent.get(&forged).call()).status,
-            403,
-            "{forged}"
-        );
+        assert_eq!(emulator.send(Request::get(&forged)).status, 403, "{forged}");
     }
     let unknown = emulator.get("/v2/status/urn:ff:jobs:emulator:nope", &token);
     assert_eq!(
@@ -490,15 +481,15 @@ fn v2_job_hosts_its_result_behind_a_signature() {
         (404, Some("unknown_job_id"))
     );
 
+    assert_eq!(storage.gets(), 1, "one job, one read of its input");
+
     // Cutouts are served too; a mode Adobe has but the emulator does not is refused as such.
     let mut cutout = v2_body(&storage.url("photos/horse.png"));
     cutout["mode"] = json!("cutout");
-    assert_eq!(
-        emulator
-            .post("/v2/remove-background", &token, &cutout)
-            .status,
-        202
-    );
+    let accepted = emulator.post("/v2/remove-background", &token, &cutout);
+    assert_eq!(accepted.status, 202);
+    let (seen, _) = emulator.wait(accepted.json()["statusUrl"].as_str().unwrap(), &token);
+    assert_eq!(seen.last().unwrap(), "succeeded");
     let mut psd = v2_body(&storage.url("photos/horse.png"));
     psd["mode"] = json!("psd");
     let refused = emulator.post("/v2/remove-background", &token, &psd);
@@ -511,7 +502,7 @@ fn v2_job_hosts_its_result_behind_a_signature() {
         (invalid.status, invalid.json()["error_code"].as_str()),
         (400, Some("validation_error"))
     );
-    assert_eq!(storage.gets(), 1);
+    assert_eq!(storage.gets(), 2, "refused jobs read nothing");
 }
 
 #[test]

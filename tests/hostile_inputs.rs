@@ -305,3 +305,33 @@ fn an_input_url_that_answers_404_fails_only_its_own_image() {
         stderr(&output)
     );
 }
+
+#[test]
+fn without_ca_certificates_http_inputs_still_work_and_https_ones_say_why() {
+    let store = tempfile::tempdir().unwrap();
+    photo(store.path(), "camera.png", "camera.png");
+    let storage = Storage::start(store.path(), "s1gn");
+    let dir = scratch(&[]);
+    let root = dir.path();
+    // Nothing is ever sent to this address: https is refused before connecting.
+    let manifest = format!(
+        "version: 1\nimages:\n  - input: \"{}\"\n  - input: \"https://127.0.0.1:9/x.png?sig=s3cret\"\n",
+        storage.url("camera.png"),
+    );
+    write(root, "maskflow.yaml", &manifest);
+    let ran = Test::in_dir(root)
+        .args(["plan"])
+        // The only CA store the TLS verifier may read, and it holds no certificate.
+        .env("SSL_CERT_FILE", root.join("no-such-bundle.pem"))
+        .status(1)
+        .run();
+    let text = format!("{}{}", ran.stdout(), ran.stderr());
+    assert!(text.contains("+ masks/camera.png"), "{text}");
+    assert!(
+        text.contains("! masks/x.png")
+            && text.contains("https is unavailable")
+            && text.contains("SSL_CERT_FILE"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret") && !text.contains("s1gn"), "{text}");
+}

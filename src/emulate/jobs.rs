@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::engine::cutout::Rendered;
 use crate::engine::{self, EngineError, MaskRequest};
+use crate::http::{Method, Request};
 use crate::manifest::{MaskMode, OutputKind};
 
 /// Inputs larger than this are refused; Adobe caps pixels (10k x 10k), not bytes, and
@@ -298,13 +299,8 @@ impl Jobs {
             receiver: Mutex::new(receiver),
             cache: Mutex::new(HashMap::new()),
             limits,
-            agent: ureq::Agent::config_builder()
-                // Adobe does not follow redirects ("Photoshop APIs don't support redirect").
-                .max_redirects(0)
-                .http_status_as_error(false)
-                .timeout_global(Some(Duration::from_secs(120)))
-                .build()
-                .new_agent(),
+            // maskflow's own client: like Adobe's service, it follows no redirects.
+            agent: crate::http::Client::new(Duration::from_secs(120)),
         });
         for _ in 0..workers.max(1) {
             let (jobs, shared) = (Arc::clone(&jobs), Arc::clone(&shared));
@@ -427,7 +423,7 @@ struct Shared {
     cache: Mutex<HashMap<CacheKey, Arc<Vec<u8>>>>,
     /// What decoding one input may cost.
     limits: engine::DecodeLimits,
-    agent: ureq::Agent,
+    agent: crate::http::Client,
 }
 
 impl Shared {
@@ -466,29 +462,20 @@ impl Shared {
 
     /// GETs the input; anything but a 2xx (redirects included) is a failure.
     fn fetch(&self, url: &str) -> Result<Vec<u8>, ()> {
-        let mut response = self.agent.get(url).call().map_err(|_| ())?;
-        if !response.status().is_success() {
+        let response = self.agent.send(Request::get(url)).map_err(|_| ())?;
+        if !response.is_success() {
             return Err(());
         }
-        response
-            .body_mut()
-            .with_config()
-            .limit(MAX_INPUT_BYTES)
-            .read_to_vec()
-            .map_err(|_| ())
+        response.bytes(MAX_INPUT_BYTES).map_err(|_| ())
     }
 
     fn upload(&self, url: &str, png: &[u8]) -> Result<(), ()> {
-        let response = self
-            .agent
-            .put(url)
+        let request = Request::new(Method::Put, url)
             .header("Content-Type", "image/png")
-            .send(png)
-            .map_err(|_| ())?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(())
+            .bytes(png.to_vec());
+        match self.agent.send(request) {
+            Ok(response) if response.is_success() => Ok(()),
+            _ => Err(()),
         }
     }
 

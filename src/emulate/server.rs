@@ -19,7 +19,7 @@ use super::{Config, EmulateError};
 /// From the first byte of a request to the end of its head.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a kept-alive connection may wait for its next request. Longer than common
-/// clients keep idle connections (ureq: 15 s), so they, not we, close them.
+/// clients keep idle connections (maskflow: 15 s), so they, not we, close them.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 /// For reading a body and for writing a response.
 const TRANSFER_TIMEOUT: Duration = Duration::from_secs(30);

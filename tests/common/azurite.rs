@@ -92,21 +92,21 @@ impl Azurite {
         let signature = base64::engine::general_purpose::STANDARD
             .encode(ring::hmac::sign(&key, string_to_sign.as_bytes()).as_ref());
         let query: String = query.iter().map(|(k, v)| format!("{k}={v}&")).collect();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let mut request = agent
-            .put(format!("{}{path}?{query}", self.endpoint))
+        let url = format!("{}{path}?{query}", self.endpoint);
+        let mut request = maskflow::http::Request::new(maskflow::http::Method::Put, &url)
             .header("Content-Type", content_type)
-            .header("x-ms-date", &date)
+            .header("x-ms-date", date.clone())
             .header("x-ms-version", "2021-08-06")
-            .header("Authorization", format!("SharedKey {ACCOUNT}:{signature}"));
+            .header("Authorization", format!("SharedKey {ACCOUNT}:{signature}"))
+            .bytes(body.to_vec());
         if !blob_type.is_empty() {
             request = request.header("x-ms-blob-type", "BlockBlob");
         }
         assert_eq!(method, "PUT");
-        request.send(body).unwrap().status().as_u16()
+        maskflow::http::Client::new(std::time::Duration::from_secs(30))
+            .send(request)
+            .unwrap()
+            .status()
     }
 }
 

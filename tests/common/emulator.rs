@@ -43,10 +43,14 @@ impl Emulator {
 
     /// The emulator's counters (`/_emulator/stats`).
     pub fn stats(&self) -> Value {
-        let mut response = ureq::get(format!("{}/_emulator/stats", self.base_url))
-            .call()
+        let url = format!("{}/_emulator/stats", self.base_url);
+        let client = maskflow::http::Client::new(std::time::Duration::from_secs(30));
+        let body = client
+            .send(maskflow::http::Request::get(&url))
+            .unwrap()
+            .bytes(1 << 20)
             .unwrap();
-        response.body_mut().read_json().unwrap()
+        serde_json::from_slice(&body).unwrap()
     }
 
     /// The environment the photoshop engine reads its credentials from.
