@@ -8,7 +8,7 @@ use crate::cli::{
 };
 use crate::engine::photoshop;
 use crate::lock::{self, LockStore};
-use crate::manifest::{self, Input, Loaded, ManifestError, Step};
+use crate::manifest::{self, Loaded, ManifestError, Step};
 use crate::plan::{self, Desired, Observation, Plan};
 use crate::report::{self, Event, Reporter};
 use crate::{Error, adopt, apply, emulate, engine, exit, exit_code, fsutil, init, shard};
@@ -348,23 +348,16 @@ fn status(cli: &Cli, reporter: &mut dyn Reporter) -> Result<u8, Error> {
 }
 
 /// Hashes inputs and existing outputs, then diffs against the lock. Remote inputs are
-/// downloaded to be hashed: their bytes, not their URL, identify them. An input that cannot
+/// identified by their bytes, not their URL: downloaded and hashed, unless their ETag (or
+/// Last-Modified) and size still match the lockfile's (see `observe`). An input that cannot
 /// be read fails its own image only: it is planned as unreadable, with why.
 fn make_plan(steps: Vec<Step>, store: &LockStore, photoshop: &manifest::PhotoshopSettings) -> Plan {
-    let agent = crate::remote::agent(crate::remote::TRANSFER_TIMEOUT);
+    let client = crate::observe::client();
     let mut observed = Vec::with_capacity(steps.len());
     let mut unreadable = Vec::new();
     for step in steps {
-        let read = match &step.input {
-            Input::Local(path) => fsutil::digest_file(path)
-                .map_err(|e| format!("cannot read {}: {e}", step.input_source)),
-            Input::Remote(url) => {
-                crate::remote::digest(&agent, url, crate::remote::MAX_DOWNLOAD_BYTES)
-                    .map_err(|e| crate::redact::redact_text(&e.described()))
-            }
-        };
-        match read {
-            Ok((size, digest)) => observed.push(observe(step, size, digest, photoshop)),
+        match crate::observe::input(&step, store.lock.images.get(&step.key), &client) {
+            Ok((input, _)) => observed.push(observe(step, input, photoshop)),
             Err(error) => unreadable.push((step, error)),
         }
     }
@@ -374,25 +367,17 @@ fn make_plan(steps: Vec<Step>, store: &LockStore, photoshop: &manifest::Photosho
 /// What planning found for one readable step, and what the manifest wants of it.
 fn observe(
     step: Step,
-    size: u64,
-    digest: String,
+    input: crate::lock::InputRecord,
     photoshop: &manifest::PhotoshopSettings,
 ) -> (Step, Observation, Desired) {
     let output = fsutil::digest_file(&step.output_path).ok();
     let settings = engine::settings_of(&step, photoshop);
     let engine = engine::identity_of(&step, photoshop);
     let desired = Desired {
-        fingerprint: lock::fingerprint(&digest, &settings, &engine),
+        fingerprint: lock::fingerprint(&input.digest, &settings, &engine),
         settings,
         engine,
     };
-    let observation = Observation {
-        input: crate::lock::InputRecord {
-            source: step.input_source.clone(),
-            size,
-            digest,
-        },
-        output,
-    };
+    let observation = Observation { input, output };
     (step, observation, desired)
 }

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod fsutil;
 pub mod http;
 mod init;
+pub mod observe;
 pub mod isolate;
 pub mod lock;
 pub mod manifest;

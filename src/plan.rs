@@ -378,6 +378,8 @@ mod tests {
                 source: "in".into(),
                 size: 1,
                 digest: input.into(),
+                etag: None,
+                last_modified: None,
             },
             output: output.map(|d| (1, d.to_owned())),
         }
@@ -400,6 +402,8 @@ mod tests {
                 source: "in".into(),
                 size: 1,
                 digest: input.into(),
+                etag: None,
+                last_modified: None,
             },
             settings: d.settings,
             engine: d.engine,

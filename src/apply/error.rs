@@ -25,6 +25,9 @@ pub enum StepError {
         url: String,
         source: std::io::Error,
     },
+    /// A cloud object could not be read or signed.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
     #[error(transparent)]
     Engine(#[from] EngineError),
     /// The local engine's model or rendering, already described with its hint.
@@ -44,6 +47,7 @@ impl StepError {
     pub fn hint(&self) -> Option<String> {
         match self {
             StepError::Engine(e) => e.hint(),
+            StepError::Storage(e) => e.hint(),
             StepError::Job(e) => e.hint(),
             StepError::ReadInput { .. }
             | StepError::Download(_)

@@ -154,7 +154,7 @@ pub(super) fn record(
             store.record(
                 &step.key,
                 LockEntry {
-                    input: done.input,
+                    input: with_validator(done.input, &observed),
                     settings: desired.settings,
                     engine: desired.engine,
                     fingerprint,
@@ -226,4 +226,17 @@ pub(super) fn record(
         }
     }
     Ok(())
+}
+
+/// The bytes masked, with the ETag (or Last-Modified) plan saw for them when they are the
+/// same bytes, so that the next plan can skip downloading them.
+fn with_validator(
+    mut masked: crate::lock::InputRecord,
+    planned: &crate::lock::InputRecord,
+) -> crate::lock::InputRecord {
+    if masked.digest == planned.digest && masked.source == planned.source {
+        masked.etag = masked.etag.or_else(|| planned.etag.clone());
+        masked.last_modified = masked.last_modified.or_else(|| planned.last_modified.clone());
+    }
+    masked
 }

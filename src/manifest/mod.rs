@@ -5,6 +5,7 @@
 //! a manifest in one round trip.
 
 mod expand;
+mod bucket_glob;
 mod glob;
 mod model;
 mod model_spec;
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use expand::expand;
-pub use expand::{Input, Step};
+pub use expand::{CloudInput, Input, Step};
 pub use glob::SkippedName;
 pub use model::{
     CredentialVars, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT, Defaults, EmbeddedModel, EngineKind,
