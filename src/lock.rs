@@ -96,7 +96,8 @@ pub struct InputRecord {
     /// it and the size stay the same, `plan` trusts `digest` without downloading again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
-    /// `https://` inputs without an ETag: the `Last-Modified` the server gave.
+    /// The `Last-Modified` the server gave: `https://` inputs without an ETag, and cloud
+    /// objects (RFC 3339; for stores whose listings carry no ETag).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified: Option<String>,
 }

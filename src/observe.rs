@@ -62,9 +62,7 @@ fn object_input(
             })?,
     };
     if let Some(recorded) = locked
-        && recorded.size == info.size
-        && info.etag.is_some()
-        && recorded.etag == info.etag
+        && info.unchanged_since(recorded)
     {
         return Ok((recorded.clone(), Seen::Validated));
     }
@@ -74,6 +72,7 @@ fn object_input(
             .download_into(&cloud.object, MAX_DOWNLOAD_BYTES, &mut std::io::sink())?;
     let mut record = InputRecord::new(source.to_owned(), size, digest);
     record.etag = got.etag;
+    record.last_modified = got.last_modified;
     Ok((record, Seen::Hashed))
 }
 

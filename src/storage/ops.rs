@@ -20,6 +20,8 @@ pub struct ObjectInfo {
     pub size: u64,
     /// The ETag (quotes included, as the store sends it), or the generation/version.
     pub etag: Option<String>,
+    /// RFC 3339, for stores whose listings carry no ETag.
+    pub last_modified: Option<String>,
 }
 
 impl ObjectInfo {
@@ -27,6 +29,24 @@ impl ObjectInfo {
         Self {
             size: meta.size,
             etag: meta.e_tag.clone().or_else(|| meta.version.clone()),
+            // Whole seconds: HTTP dates have no more, listings may have milliseconds.
+            last_modified: jiff::Timestamp::from_second(meta.last_modified.timestamp())
+                .ok()
+                .map(|t| t.to_string()),
+        }
+    }
+
+    /// Whether these are, by the store's word, the bytes `recorded` describes: same size and
+    /// same ETag; or, when this answer has no ETag (a listing of some S3-compatible servers),
+    /// the same modification time.
+    pub fn unchanged_since(&self, recorded: &crate::lock::InputRecord) -> bool {
+        if self.size != recorded.size {
+            return false;
+        }
+        match (&self.etag, &recorded.etag) {
+            (Some(now), Some(then)) => now == then,
+            (Some(_), None) => false,
+            (None, _) => self.last_modified.is_some() && self.last_modified == recorded.last_modified,
         }
     }
 }
@@ -229,6 +249,7 @@ impl Storage {
         Ok(ObjectInfo {
             size,
             etag: result.e_tag.or(result.version),
+            last_modified: None,
         })
     }
 
