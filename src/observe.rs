@@ -39,8 +39,9 @@ pub fn input(
             .map_err(|e| format!("cannot read {}: {e}", step.input_source)),
         Input::Remote(url) => url_input(&step.input_source, url, locked, client)
             .map_err(|e| redact_text(&e.described())),
-        Input::Object(cloud) => object_input(&step.input_source, cloud, locked)
-            .map_err(|e| redact_text(&e.described())),
+        Input::Object(cloud) => {
+            object_input(&step.input_source, cloud, locked).map_err(|e| redact_text(&e.described()))
+        }
     }
 }
 
@@ -49,18 +50,18 @@ fn object_input(
     cloud: &CloudInput,
     locked: Option<&InputRecord>,
 ) -> Result<(InputRecord, Seen), storage::StorageError> {
-    let info = match &cloud.listed {
-        Some(info) => info.clone(),
-        None => cloud
-            .storage
-            .head(&cloud.object)?
-            .ok_or_else(|| storage::StorageError::Request {
-                operation: "read",
-                object: cloud.object.to_string(),
-                reason: "no such object".to_owned(),
-                refusal: storage::Refusal::NotFound,
+    let info =
+        match &cloud.listed {
+            Some(info) => info.clone(),
+            None => cloud.storage.head(&cloud.object)?.ok_or_else(|| {
+                storage::StorageError::Request {
+                    operation: "read",
+                    object: cloud.object.to_string(),
+                    reason: "no such object".to_owned(),
+                    refusal: storage::Refusal::NotFound,
+                }
             })?,
-    };
+        };
     if let Some(recorded) = locked
         && info.unchanged_since(recorded)
     {

@@ -69,7 +69,10 @@ fn a_bucket_glob_is_masked_and_a_no_op_plan_downloads_nothing() {
         serde_json::from_slice(&std::fs::read(root.join("maskflow.lock")).unwrap()).unwrap();
     let input = &lock["images"]["masks/photos/a/horse.png"]["input"];
     assert_eq!(input["source"], "s3://maskflow/photos/a/horse.png");
-    assert!(input["etag"].as_str().is_some_and(|e| !e.is_empty()), "{input}");
+    assert!(
+        input["etag"].as_str().is_some_and(|e| !e.is_empty()),
+        "{input}"
+    );
 
     // Nothing changed: the plan lists the prefix and downloads no object.
     let before = s3.object_gets();
@@ -77,7 +80,11 @@ fn a_bucket_glob_is_masked_and_a_no_op_plan_downloads_nothing() {
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let items = plan_items(&output);
     assert_eq!(keys_of(&items, "unchanged").len(), 2, "{items:?}");
-    assert_eq!(s3.object_gets(), before, "a no-op plan downloaded an object");
+    assert_eq!(
+        s3.object_gets(),
+        before,
+        "a no-op plan downloaded an object"
+    );
 
     // A replaced object has a new ETag: it alone is downloaded, and redone.
     s3.put_file("photos/a/horse.png", &photo("coffee.png"));
@@ -144,7 +151,10 @@ fn validate_asks_for_no_credentials_and_plan_says_which_object_failed() {
             "version: 1\nstorage:\n  s3: {{endpoint: \"http://127.0.0.1:{port}\"}}\nimages:\n  - input: s3://maskflow/in/horse.png\n"
         ),
     );
-    let metadata = ("AWS_EC2_METADATA_SERVICE_ENDPOINT", format!("http://127.0.0.1:{port}"));
+    let metadata = (
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        format!("http://127.0.0.1:{port}"),
+    );
     let output = run_json(dir.path(), std::slice::from_ref(&metadata), &["validate"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let output = run_json(dir.path(), &[metadata], &["plan"]);
@@ -157,7 +167,11 @@ fn validate_asks_for_no_credentials_and_plan_says_which_object_failed() {
 /// Answers IMDSv2 as EC2 does: a session token for a PUT, then the role and its keys.
 fn instance_metadata(
     token: &'static str,
-) -> (String, std::thread::JoinHandle<()>, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+) -> (
+    String,
+    std::thread::JoinHandle<()>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
     let url = format!("http://{}", server.server_addr().to_ip().unwrap());
@@ -255,7 +269,10 @@ fn credentials_come_from_a_profiles_credential_process() {
     );
     let env = [
         ("AWS_PROFILE", "ci".to_owned()),
-        ("AWS_CONFIG_FILE", root.join("aws-config").display().to_string()),
+        (
+            "AWS_CONFIG_FILE",
+            root.join("aws-config").display().to_string(),
+        ),
     ];
     // `validate` runs no credential process; `apply` runs it once for the whole run.
     let output = run_json(root, &env, &["validate"]);
@@ -277,7 +294,9 @@ fn credentials_come_from_a_profiles_credential_process() {
     assert_eq!(code(&output), 1);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(
-        text.contains("[ci]") && text.contains("sso_session") && text.contains("export-credentials"),
+        text.contains("[ci]")
+            && text.contains("sso_session")
+            && text.contains("export-credentials"),
         "{text}"
     );
 }

@@ -236,7 +236,9 @@ fn with_validator(
 ) -> crate::lock::InputRecord {
     if masked.digest == planned.digest && masked.source == planned.source {
         masked.etag = masked.etag.or_else(|| planned.etag.clone());
-        masked.last_modified = masked.last_modified.or_else(|| planned.last_modified.clone());
+        masked.last_modified = masked
+            .last_modified
+            .or_else(|| planned.last_modified.clone());
     }
     masked
 }

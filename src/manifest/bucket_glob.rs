@@ -93,7 +93,13 @@ mod tests {
         for key in ["photos/a.jpg", "photos/x/y/b.jpg"] {
             assert!(p.matches(key), "{key}");
         }
-        for key in ["photos/a.png", "other/a.jpg", "photos/.hidden/c.jpg", "photos/.d.jpg", "photos//e.jpg"] {
+        for key in [
+            "photos/a.png",
+            "other/a.jpg",
+            "photos/.hidden/c.jpg",
+            "photos/.d.jpg",
+            "photos//e.jpg",
+        ] {
             assert!(!p.matches(key), "{key}");
         }
         let p = KeyPattern::new("in/*.png").unwrap();

@@ -4,8 +4,8 @@
 //! resolves globs and checks paths. Both collect every problem before failing, so a user fixes
 //! a manifest in one round trip.
 
-mod expand;
 mod bucket_glob;
+mod expand;
 mod glob;
 mod model;
 mod model_spec;

@@ -70,7 +70,8 @@ pub fn resolve() -> Result<Option<Profile>, CredentialError> {
             .find(|(k, v)| k == key && !v.is_empty())
             .map(|(_, v)| v.clone())
     };
-    if let (Some(key_id), Some(secret_key)) = (get("aws_access_key_id"), get("aws_secret_access_key"))
+    if let (Some(key_id), Some(secret_key)) =
+        (get("aws_access_key_id"), get("aws_secret_access_key"))
     {
         register_secret(&secret_key);
         let token = get("aws_session_token");
@@ -96,9 +97,14 @@ pub fn resolve() -> Result<Option<Profile>, CredentialError> {
             session_name: get("role_session_name"),
         }));
     }
-    let unsupported = ["sso_session", "sso_start_url", "source_profile", "credential_source"]
-        .into_iter()
-        .find(|key| get(key).is_some());
+    let unsupported = [
+        "sso_session",
+        "sso_start_url",
+        "source_profile",
+        "credential_source",
+    ]
+    .into_iter()
+    .find(|key| get(key).is_some());
     if let Some(key) = unsupported {
         return Err(CredentialError::UnsupportedProfile {
             profile: name,
@@ -162,7 +168,10 @@ impl ProcessProvider {
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let excerpt: String = stderr.trim().chars().take(200).collect();
-            return Err(failed(format!("it exited with {}: {excerpt}", output.status)));
+            return Err(failed(format!(
+                "it exited with {}: {excerpt}",
+                output.status
+            )));
         }
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "PascalCase")]

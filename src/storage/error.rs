@@ -9,11 +9,15 @@ use crate::redact::scrub;
 pub enum CredentialError {
     #[error("AWS profile [{profile}] uses `{setting}`, which maskflow does not support")]
     UnsupportedProfile { profile: String, setting: String },
-    #[error("AWS_PROFILE names [{profile}], and neither ~/.aws/credentials nor ~/.aws/config gives it credentials")]
+    #[error(
+        "AWS_PROFILE names [{profile}], and neither ~/.aws/credentials nor ~/.aws/config gives it credentials"
+    )]
     ProfileWithoutCredentials { profile: String },
     #[error("the credential_process of AWS profile [{profile}] failed: {reason}")]
     Process { profile: String, reason: String },
-    #[error("{path} is an `external_account` (workload identity federation) file, which maskflow cannot use yet")]
+    #[error(
+        "{path} is an `external_account` (workload identity federation) file, which maskflow cannot use yet"
+    )]
     GcsExternalAccount { path: String },
 }
 

@@ -23,7 +23,6 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-
 /// A cloud object, as a manifest names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObjectUrl {

@@ -46,7 +46,9 @@ impl ObjectInfo {
         match (&self.etag, &recorded.etag) {
             (Some(now), Some(then)) => now == then,
             (Some(_), None) => false,
-            (None, _) => self.last_modified.is_some() && self.last_modified == recorded.last_modified,
+            (None, _) => {
+                self.last_modified.is_some() && self.last_modified == recorded.last_modified
+            }
         }
     }
 }
@@ -95,7 +97,9 @@ impl Storage {
         method: Method,
         expires: Option<Duration>,
     ) -> Result<SecretUrl, StorageError> {
-        let mut expires = expires.unwrap_or_else(|| self.expiry()).max(Duration::from_secs(1));
+        let mut expires = expires
+            .unwrap_or_else(|| self.expiry())
+            .max(Duration::from_secs(1));
         if matches!(object, ObjectUrl::Gcs { .. }) {
             // GCS allows at most 7 days.
             expires = expires.min(Duration::from_secs(604_800));

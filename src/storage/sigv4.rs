@@ -61,11 +61,7 @@ pub enum Key<'a> {
 pub struct RsaFailed;
 
 /// Returns the path and query of the pre-signed URL (`/a/b?X-Amz-...`).
-pub fn presign(
-    flavor: Flavor,
-    request: &Request<'_>,
-    key: &Key<'_>,
-) -> Result<String, RsaFailed> {
+pub fn presign(flavor: Flavor, request: &Request<'_>, key: &Key<'_>) -> Result<String, RsaFailed> {
     let date = &request.timestamp[..8];
     let scope = format!(
         "{date}/{}/{}/{}",

@@ -22,7 +22,7 @@ use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::{ObjectStore, RetryConfig};
 
-use super::aws_profile::{self, Profile, ProcessProvider};
+use super::aws_profile::{self, ProcessProvider, Profile};
 use super::{CredentialError, ObjectUrl, StorageError, StorageSettings};
 use crate::redact::register_secret;
 
@@ -68,7 +68,11 @@ pub fn build(settings: &StorageSettings, object: &ObjectUrl) -> Result<Bucket, S
     }
 }
 
-fn s3(settings: &StorageSettings, object: &ObjectUrl, bucket: &str) -> Result<Bucket, StorageError> {
+fn s3(
+    settings: &StorageSettings,
+    object: &ObjectUrl,
+    bucket: &str,
+) -> Result<Bucket, StorageError> {
     let region = settings
         .s3
         .region
@@ -144,7 +148,11 @@ fn s3(settings: &StorageSettings, object: &ObjectUrl, bucket: &str) -> Result<Bu
             None => builder,
         };
     }
-    let store = Arc::new(builder.build().map_err(|e| StorageError::setup(object, &e))?);
+    let store = Arc::new(
+        builder
+            .build()
+            .map_err(|e| StorageError::setup(object, &e))?,
+    );
     Ok(Bucket {
         store: store.clone(),
         signer: Signing::Store(store),
@@ -197,7 +205,11 @@ fn azure(
         }
         None => format!("https://{account}.blob.core.windows.net"),
     };
-    let store = Arc::new(builder.build().map_err(|e| StorageError::setup(object, &e))?);
+    let store = Arc::new(
+        builder
+            .build()
+            .map_err(|e| StorageError::setup(object, &e))?,
+    );
     let signer = match sas {
         Some(sas) if key.is_none() => Signing::UserSas {
             sas: sas.trim_start_matches('?').to_owned(),
@@ -206,13 +218,14 @@ fn azure(
         },
         _ => Signing::Store(store.clone()),
     };
-    Ok(Bucket {
-        store,
-        signer,
-    })
+    Ok(Bucket { store, signer })
 }
 
-fn gcs(settings: &StorageSettings, object: &ObjectUrl, bucket: &str) -> Result<Bucket, StorageError> {
+fn gcs(
+    settings: &StorageSettings,
+    object: &ObjectUrl,
+    bucket: &str,
+) -> Result<Bucket, StorageError> {
     // object_store reads service_account and authorized_user files only: say so plainly for
     // the `external_account` file that workload identity federation writes.
     if let Some(path) = var("GOOGLE_APPLICATION_CREDENTIALS")
@@ -231,12 +244,15 @@ fn gcs(settings: &StorageSettings, object: &ObjectUrl, bucket: &str) -> Result<B
     if let Some(endpoint) = &settings.gcs.endpoint {
         builder = builder.with_config(GoogleConfigKey::BaseUrl, endpoint.trim_end_matches('/'));
         if endpoint.starts_with("http://") {
-            builder = builder.with_client_options(
-                object_store::ClientOptions::new().with_allow_http(true),
-            );
+            builder = builder
+                .with_client_options(object_store::ClientOptions::new().with_allow_http(true));
         }
     }
-    let store = Arc::new(builder.build().map_err(|e| StorageError::setup(object, &e))?);
+    let store = Arc::new(
+        builder
+            .build()
+            .map_err(|e| StorageError::setup(object, &e))?,
+    );
     Ok(Bucket {
         store: store.clone(),
         signer: Signing::Store(store),
