@@ -300,3 +300,41 @@ fn credentials_come_from_a_profiles_credential_process() {
         "{text}"
     );
 }
+
+#[test]
+fn https_inputs_are_revalidated_without_downloading() {
+    let served = tempfile::tempdir().unwrap();
+    std::fs::copy(photo("horse.png"), served.path().join("horse.png")).unwrap();
+    let storage = common::storage::Storage::start(served.path(), "sig");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "maskflow.yaml",
+        &format!(
+            "version: 1\nimages:\n  - input: \"{}\"\n",
+            storage.url("horse.png")
+        ),
+    );
+    let output = run_json(root, &[], &["apply"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let lock: Value =
+        serde_json::from_slice(&std::fs::read(root.join("maskflow.lock")).unwrap()).unwrap();
+    let etag = lock["images"]["masks/horse.png"]["input"]["etag"].clone();
+    assert!(etag.as_str().is_some_and(|e| e.starts_with('"')), "{lock}");
+    assert!(!lock.to_string().contains("sig="));
+
+    // Unchanged: one conditional GET, answered 304, no body.
+    let (gets, not_modified) = (storage.gets(), storage.not_modified());
+    let output = run_json(root, &[], &["plan"]);
+    assert_eq!(keys_of(&plan_items(&output), "unchanged"), vec!["masks/horse.png"]);
+    assert_eq!(
+        (storage.gets() - gets, storage.not_modified() - not_modified),
+        (1, 1)
+    );
+
+    // Changed: the 200 carries the new bytes, and the image is redone.
+    std::fs::copy(photo("camera.png"), served.path().join("horse.png")).unwrap();
+    let output = run_json(root, &[], &["plan"]);
+    assert_eq!(keys_of(&plan_items(&output), "update"), vec!["masks/horse.png"]);
+}
