@@ -327,7 +327,10 @@ fn https_inputs_are_revalidated_without_downloading() {
     // Unchanged: one conditional GET, answered 304, no body.
     let (gets, not_modified) = (storage.gets(), storage.not_modified());
     let output = run_json(root, &[], &["plan"]);
-    assert_eq!(keys_of(&plan_items(&output), "unchanged"), vec!["masks/horse.png"]);
+    assert_eq!(
+        keys_of(&plan_items(&output), "unchanged"),
+        vec!["masks/horse.png"]
+    );
     assert_eq!(
         (storage.gets() - gets, storage.not_modified() - not_modified),
         (1, 1)
@@ -336,5 +339,55 @@ fn https_inputs_are_revalidated_without_downloading() {
     // Changed: the 200 carries the new bytes, and the image is redone.
     std::fs::copy(photo("camera.png"), served.path().join("horse.png")).unwrap();
     let output = run_json(root, &[], &["plan"]);
-    assert_eq!(keys_of(&plan_items(&output), "update"), vec!["masks/horse.png"]);
+    assert_eq!(
+        keys_of(&plan_items(&output), "update"),
+        vec!["masks/horse.png"]
+    );
+}
+
+#[test]
+fn azure_reads_and_lists_with_a_sas_token_the_user_gave() {
+    use common::azurite::Azurite;
+    let azurite = Azurite::start();
+    azurite.create_container("photos");
+    let horse = std::fs::read(photo("horse.png")).unwrap();
+    let camera = std::fs::read(photo("camera.png")).unwrap();
+    azurite.put_blob("photos/in/horse.png", &horse);
+    azurite.put_blob("photos/in/sub/camera.png", &camera);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "maskflow.yaml",
+        &format!(
+            "version: 1\nstorage:\n  azure: {{endpoint: \"{}\"}}\nimages:\n  - glob: \"az://devstoreaccount1/photos/in/**/*.png\"\n    output: \"masks/{{{{ stem }}}}.png\"\n",
+            azurite.endpoint
+        ),
+    );
+    let sas = azurite.container_sas("photos", "rl");
+    let env = [("AZURE_STORAGE_SAS_TOKEN", sas.clone())];
+    let output = run_json(root, &env, &["apply"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(summary(&events(&output))["created"].as_u64(), Some(2));
+    let signature = sas.split("sig=").nth(1).unwrap();
+    for stream in [&output.stdout, &output.stderr] {
+        assert!(!String::from_utf8_lossy(stream).contains(signature));
+    }
+    let output = run_json(root, &env, &["plan"]);
+    assert_eq!(keys_of(&plan_items(&output), "unchanged").len(), 2);
+
+    // A SAS without the list permission cannot expand the glob: the error says where.
+    let read_only = [(
+        "AZURE_STORAGE_SAS_TOKEN",
+        azurite.container_sas("photos", "r"),
+    )];
+    let output = run_json(root, &read_only, &["validate"]);
+    assert_eq!(
+        code(&output),
+        1,
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("az://devstoreaccount1/photos/in"), "{text}");
 }
