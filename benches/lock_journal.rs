@@ -123,6 +123,8 @@ fn entry(index: usize) -> (String, LockEntry) {
             source: format!("photos/batch-{:03}/photo-{index:06}.jpg", index / 1000),
             size: 2_400_000 + index as u64,
             digest: format!("blake3:{}", hex("input")),
+            etag: None,
+            last_modified: None,
         },
         settings: BTreeMap::from([("mask".to_owned(), "soft".to_owned())]),
         engine: BTreeMap::from([

@@ -6,7 +6,7 @@ use crate::cli::{
 };
 use crate::engine::photoshop;
 use crate::lock::{self, LockStore};
-use crate::manifest::{self, Input, Loaded, ManifestError, Step};
+use crate::manifest::{self, Loaded, ManifestError, Step};
 use crate::plan::{self, Desired, Observation, Plan};
 use crate::report::{self, Event, Reporter};
 use crate::{CommandOutcome, Error, adopt, apply, emulate, engine, fsutil, init, shard};
@@ -367,27 +367,16 @@ fn status(cli: &Cli, reporter: &mut dyn Reporter) -> Result<CommandOutcome, Erro
 }
 
 /// Hashes inputs and existing outputs, then diffs against the lock. Remote inputs are
-/// downloaded to be hashed: their bytes, not their URL, identify them. An input that cannot
+/// identified by their bytes, not their URL: downloaded and hashed, unless their ETag (or
+/// Last-Modified) and size still match the lockfile's (see `observe`). An input that cannot
 /// be read fails its own image only: it is planned as unreadable, with why.
 fn make_plan(steps: Vec<Step>, store: &LockStore, photoshop: &manifest::PhotoshopSettings) -> Plan {
-    let agent = crate::remote::agent(crate::remote::TRANSFER_TIMEOUT);
+    let client = crate::observe::client();
     let mut observed = Vec::with_capacity(steps.len());
     let mut unreadable = Vec::new();
     for step in steps {
-        let read = match &step.input {
-            Input::Local(path) => {
-                fsutil::digest_file(path).map_err(|source| UnreadableInput::Local {
-                    input: step.input_source.clone(),
-                    source,
-                })
-            }
-            Input::Remote(url) => {
-                crate::remote::digest(&agent, url, crate::remote::MAX_DOWNLOAD_BYTES)
-                    .map_err(UnreadableInput::Remote)
-            }
-        };
-        match read {
-            Ok((size, digest)) => observed.push(observe(step, size, digest, photoshop)),
+        match crate::observe::input(&step, store.lock.images.get(&step.key), &client) {
+            Ok((input, _)) => observed.push(observe(step, input, photoshop)),
             // The plan (and the lockfile) keep the text: the error as the user reads it.
             Err(error) => unreadable.push((step, error.to_string())),
         }
@@ -395,41 +384,20 @@ fn make_plan(steps: Vec<Step>, store: &LockStore, photoshop: &manifest::Photosho
     plan::diff_with_unreadable(observed, unreadable, &store.lock)
 }
 
-/// Why planning could not read an input: that image alone is planned as unreadable.
-#[derive(Debug, thiserror::Error)]
-enum UnreadableInput {
-    #[error("cannot read {input}: {source}")]
-    Local {
-        input: String,
-        source: std::io::Error,
-    },
-    /// With its hint, and redacted: the text reaches the plan and the logs.
-    #[error("{}", crate::redact::redact_text(&.0.described()))]
-    Remote(crate::remote::RemoteError),
-}
-
 /// What planning found for one readable step, and what the manifest wants of it.
 fn observe(
     step: Step,
-    size: u64,
-    digest: String,
+    input: crate::lock::InputRecord,
     photoshop: &manifest::PhotoshopSettings,
 ) -> (Step, Observation, Desired) {
     let output = fsutil::digest_file(&step.output_path).ok();
     let settings = engine::settings_of(&step, photoshop);
     let engine = engine::identity_of(&step, photoshop);
     let desired = Desired {
-        fingerprint: lock::fingerprint(&digest, &settings, &engine),
+        fingerprint: lock::fingerprint(&input.digest, &settings, &engine),
         settings,
         engine,
     };
-    let observation = Observation {
-        input: crate::lock::InputRecord {
-            source: step.input_source.clone(),
-            size,
-            digest,
-        },
-        output,
-    };
+    let observation = Observation { input, output };
     (step, observation, desired)
 }

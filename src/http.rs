@@ -232,7 +232,7 @@ pub fn runtime() -> Result<&'static tokio::runtime::Runtime, RuntimeError> {
 }
 
 /// Runs `future` to completion on the shared runtime, blocking the calling thread.
-fn block_on<F: Future>(runtime: &tokio::runtime::Runtime, future: F) -> F::Output {
+pub(crate) fn block_on<F: Future>(runtime: &tokio::runtime::Runtime, future: F) -> F::Output {
     match tokio::runtime::Handle::try_current() {
         // Called from async code: hand this worker's other tasks to another thread while
         // it blocks (a plain `block_on` here would panic).

@@ -16,6 +16,7 @@ pub mod isolate;
 pub mod lock;
 pub mod manifest;
 pub mod models;
+pub mod observe;
 pub mod percent;
 pub mod plan;
 pub mod png;

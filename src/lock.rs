@@ -92,6 +92,27 @@ pub struct InputRecord {
     pub size: u64,
     /// Content digest, `blake3:<hex>`.
     pub digest: String,
+    /// Remote inputs: the ETag (or generation/version) the store gave for these bytes. While
+    /// it and the size stay the same, `plan` trusts `digest` without downloading again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// The `Last-Modified` the server gave: `https://` inputs without an ETag, and cloud
+    /// objects (RFC 3339; for stores whose listings carry no ETag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+}
+
+impl InputRecord {
+    /// A record without a validator (a local file, or a server that sends none).
+    pub fn new(source: String, size: u64, digest: String) -> Self {
+        Self {
+            source,
+            size,
+            digest,
+            etag: None,
+            last_modified: None,
+        }
+    }
 }
 
 /// The mask written.
@@ -436,6 +457,8 @@ pub(crate) mod tests {
                 source: "a.png".into(),
                 size: 1,
                 digest: "blake3:00".into(),
+                etag: None,
+                last_modified: None,
             },
             settings: BTreeMap::from([("mask".into(), "soft".into())]),
             engine: BTreeMap::from([("name".into(), "local".into())]),

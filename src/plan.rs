@@ -379,6 +379,8 @@ mod tests {
                 source: "in".into(),
                 size: 1,
                 digest: input.into(),
+                etag: None,
+                last_modified: None,
             },
             output: output.map(|d| (1, d.to_owned())),
         }
@@ -401,6 +403,8 @@ mod tests {
                 source: "in".into(),
                 size: 1,
                 digest: input.into(),
+                etag: None,
+                last_modified: None,
             },
             settings: d.settings,
             engine: d.engine,

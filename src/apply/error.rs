@@ -26,6 +26,9 @@ pub enum StepError {
         url: String,
         source: std::io::Error,
     },
+    /// A cloud object could not be read or signed.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
@@ -44,6 +47,7 @@ impl StepError {
     pub fn hint(&self) -> Option<String> {
         match self {
             StepError::Engine(e) => e.hint(),
+            StepError::Storage(e) => e.hint(),
             StepError::Job(e) => e.hint(),
             StepError::Render(e) => e.hint(),
             StepError::ReadInput { .. }

@@ -33,11 +33,20 @@ pub(super) fn run_local(
             })?;
             (bytes, url.redacted().into())
         }
+        Input::Object(cloud) => {
+            let mut bytes = Vec::new();
+            cloud
+                .storage
+                .download_into(&cloud.object, remote::MAX_DOWNLOAD_BYTES, &mut bytes)?;
+            (bytes, cloud.object.to_string().into())
+        }
     };
     let input = InputRecord {
         source: step.input_source.clone(),
         size: bytes.len() as u64,
         digest: fsutil::digest_bytes(&bytes),
+        etag: None,
+        last_modified: None,
     };
     let rendered = crate::engine::render::local(step, engine, &label, &bytes, limits)?;
     // The input's bytes are not needed any more; free them before encoding.

@@ -84,7 +84,7 @@ enum Message {
     },
     Done {
         work: Box<Work>,
-        outcome: Outcome,
+        outcome: Box<Outcome>,
         job: Option<String>,
         submitted_at: String,
         replaced: Option<Replaced>,

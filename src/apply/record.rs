@@ -156,7 +156,7 @@ pub(super) fn record(
                 store,
                 &step.key,
                 LockEntry {
-                    input: done.input,
+                    input: with_validator(done.input, &observed),
                     settings: desired.settings,
                     engine: desired.engine,
                     fingerprint,
@@ -237,4 +237,19 @@ fn record_entry(store: &mut LockStore, key: &str, entry: LockEntry) -> Result<()
         key: key.to_owned(),
         source,
     })
+}
+
+/// The bytes masked, with the ETag (or Last-Modified) plan saw for them when they are the
+/// same bytes, so that the next plan can skip downloading them.
+fn with_validator(
+    mut masked: crate::lock::InputRecord,
+    planned: &crate::lock::InputRecord,
+) -> crate::lock::InputRecord {
+    if masked.digest == planned.digest && masked.source == planned.source {
+        masked.etag = masked.etag.or_else(|| planned.etag.clone());
+        masked.last_modified = masked
+            .last_modified
+            .or_else(|| planned.last_modified.clone());
+    }
+    masked
 }

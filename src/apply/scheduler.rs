@@ -88,7 +88,7 @@ pub(super) fn run_pool(
                     replaced,
                 } => record(
                     *work,
-                    (outcome, replaced),
+                    (*outcome, replaced),
                     job,
                     submitted_at,
                     store,
@@ -179,7 +179,7 @@ impl Lane {
             };
             let _ = sender.send(Message::Done {
                 work: Box::new(work),
-                outcome,
+                outcome: Box::new(outcome),
                 job,
                 submitted_at,
                 replaced,

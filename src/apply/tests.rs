@@ -76,6 +76,8 @@ fn a_panicking_image_fails_alone_and_the_others_finish() {
                     source: input_source,
                     size: 1,
                     digest,
+                    etag: None,
+                    last_modified: None,
                 },
                 resume: None,
             }

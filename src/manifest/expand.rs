@@ -12,7 +12,7 @@ use super::{
 };
 use crate::models::ModelSpec;
 use crate::redact::SecretUrl;
-use crate::storage::{Method, ObjectUrl, Signer};
+use crate::storage::{Method, ObjectInfo, ObjectUrl, Storage};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -48,14 +48,40 @@ pub struct Step {
 pub enum Input {
     Local(PathBuf),
     Remote(SecretUrl),
+    /// A cloud object, read through the store's API; signed only where a service needs a URL.
+    Object(CloudInput),
 }
 
 impl Input {
     pub fn local_path(&self) -> Option<&Path> {
         match self {
             Input::Local(path) => Some(path),
-            Input::Remote(_) => None,
+            Input::Remote(_) | Input::Object(_) => None,
         }
+    }
+}
+
+/// A cloud object as an input, with the client that reaches it (credentials are looked up
+/// on first use, not here).
+#[derive(Clone)]
+pub struct CloudInput {
+    pub object: ObjectUrl,
+    /// What a bucket listing said of it, so that `plan` need not ask again.
+    pub listed: Option<ObjectInfo>,
+    pub storage: Arc<Storage>,
+}
+
+impl PartialEq for CloudInput {
+    fn eq(&self, other: &Self) -> bool {
+        self.object == other.object && self.listed == other.listed
+    }
+}
+
+impl Eq for CloudInput {}
+
+impl std::fmt::Debug for CloudInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CloudInput({})", self.object)
     }
 }
 
@@ -89,7 +115,7 @@ pub fn expand(loaded: &Loaded) -> Result<(Vec<Step>, Vec<Warning>), ManifestErro
 struct Expansion<'a> {
     loaded: &'a Loaded,
     templates: Templates,
-    signer: Arc<Signer>,
+    storage: Arc<Storage>,
     /// Where the photoshop engine stages local inputs, when the manifest says.
     staging: Option<ObjectUrl>,
     canonical_dir: Option<PathBuf>,
@@ -104,7 +130,7 @@ struct Expansion<'a> {
 
 impl<'a> Expansion<'a> {
     fn new(loaded: &'a Loaded) -> Self {
-        let signer = Arc::new(Signer::new(&loaded.manifest.storage));
+        let storage = Arc::new(Storage::new(&loaded.manifest.storage));
         let staging = loaded
             .manifest
             .storage
@@ -114,8 +140,8 @@ impl<'a> Expansion<'a> {
             .and_then(Result::ok);
         Self {
             loaded,
-            templates: Templates::new(&loaded.manifest.vars, signer.clone()),
-            signer,
+            templates: Templates::new(&loaded.manifest.vars, storage.clone()),
+            storage,
             staging,
             canonical_dir: std::fs::canonicalize(&loaded.dir).ok(),
             steps: Vec::new(),
@@ -249,8 +275,8 @@ impl<'a> Expansion<'a> {
                     // A signed PUT cannot be read with GET: sign a GET for the same object.
                     (None, Some((_, Some(object)))) => {
                         match self.sign(Ok(object.clone()), Method::Get, &base) {
-                            Some((_, Input::Remote(url))) => Some(url),
-                            _ => continue,
+                            Some(url) => Some(url),
+                            None => continue,
                         }
                     }
                     (None, Some((url, None))) => Some(url.clone()),
@@ -346,8 +372,15 @@ impl<'a> Expansion<'a> {
     fn single_input(&mut self, template: &str, pointer: &str) -> Option<(String, Input)> {
         let rendered = self.render_or_report(template, pointer)?;
         if let Some(object) = ObjectUrl::parse(&rendered) {
-            let url = self.sign(object, Method::Get, pointer)?;
-            return Some(url);
+            // Not signed here: `validate` and `plan` need no signature (see `CloudInput`).
+            let object = match object {
+                Ok(object) => object,
+                Err(e) => {
+                    self.problem_at(pointer, &e.to_string(), None);
+                    return None;
+                }
+            };
+            return Some((object.to_string(), self.cloud_input(object, None)));
         }
         if is_url(&rendered) {
             let url = self.check_url(&rendered, pointer)?;
@@ -392,23 +425,28 @@ impl<'a> Expansion<'a> {
             }
         };
         if let Some(object) = ObjectUrl::parse(&rendered) {
-            let (_, input) = self.sign(object.clone(), method, pointer)?;
-            let Input::Remote(url) = input else {
-                unreachable!("signing gives a URL")
-            };
+            let url = self.sign(object.clone(), method, pointer)?;
             return Some(Some((url, object.ok())));
         }
         self.check_url(&rendered, pointer)
             .map(|url| Some((url, None)))
     }
 
-    /// A cloud object as an input: recorded by its object URL, read through a signed URL.
+    fn cloud_input(&self, object: ObjectUrl, listed: Option<ObjectInfo>) -> Input {
+        Input::Object(CloudInput {
+            object,
+            listed,
+            storage: self.storage.clone(),
+        })
+    }
+
+    /// A signed URL for a service to use (`mask_url` and friends).
     fn sign(
         &mut self,
         object: Result<ObjectUrl, crate::storage::ObjectUrlError>,
         method: Method,
         pointer: &str,
-    ) -> Option<(String, Input)> {
+    ) -> Option<SecretUrl> {
         let object = match object {
             Ok(object) => object,
             Err(e) => {
@@ -416,8 +454,8 @@ impl<'a> Expansion<'a> {
                 return None;
             }
         };
-        match self.signer.presign(&object, method, None) {
-            Ok(url) => Some((object.to_string(), Input::Remote(url))),
+        match self.storage.presign(&object, method, None) {
+            Ok(url) => Some(url),
             Err(e) => {
                 let hint = e.hint();
                 self.problem_at(pointer, &e.to_string(), hint.as_deref());
@@ -454,10 +492,13 @@ impl<'a> Expansion<'a> {
 
     fn glob_inputs(&mut self, template: &str, pointer: &str) -> Option<Vec<(String, Input)>> {
         let rendered = self.render_or_report(template, pointer)?;
+        if let Some(object) = ObjectUrl::parse(&rendered) {
+            return self.bucket_glob(&rendered, object, pointer);
+        }
         if is_url(&rendered) {
             self.problem_at(
                 pointer,
-                "`glob` lists local files; give a URL as `input`",
+                "`glob` lists local files and buckets (s3://, az://, gs://); give any other URL as `input`",
                 None,
             );
             return None;
@@ -511,6 +552,61 @@ impl<'a> Expansion<'a> {
             return None;
         }
         Some(found)
+    }
+
+    /// The objects a bucket glob matches, listed from its literal prefix, sorted.
+    fn bucket_glob(
+        &mut self,
+        rendered: &str,
+        object: Result<ObjectUrl, crate::storage::ObjectUrlError>,
+        pointer: &str,
+    ) -> Option<Vec<(String, Input)>> {
+        let object = match object {
+            Ok(object) => object,
+            Err(e) => {
+                self.problem_at(pointer, &e.to_string(), None);
+                return None;
+            }
+        };
+        let pattern = match super::bucket_glob::KeyPattern::new(object.key()) {
+            Ok(pattern) => pattern,
+            Err(error) => {
+                self.problem_at(
+                    pointer,
+                    &format!("invalid glob `{rendered}`: {}", error.msg),
+                    None,
+                );
+                return None;
+            }
+        };
+        let listed = match self.storage.list(&object.with_key(pattern.prefix())) {
+            Ok(listed) => listed,
+            Err(e) => {
+                let hint = e.hint();
+                self.problem_at(pointer, &e.to_string(), hint.as_deref());
+                return None;
+            }
+        };
+        let mut found: Vec<(ObjectUrl, ObjectInfo)> = listed
+            .into_iter()
+            .filter(|(found, _)| pattern.matches(found.key()))
+            .collect();
+        if found.is_empty() {
+            self.problem_at(
+                pointer,
+                &format!("glob `{rendered}` matches no objects"),
+                Some("`*` matches within one level of the key's `/`s, `**` any depth"),
+            );
+            return None;
+        }
+        found.sort_by(|a, b| a.0.key().cmp(b.0.key()));
+        found.dedup_by(|a, b| a.0 == b.0);
+        Some(
+            found
+                .into_iter()
+                .map(|(object, info)| (object.to_string(), self.cloud_input(object, Some(info))))
+                .collect(),
+        )
     }
 
     /// Validates a rendered output path and returns its normalized key.
@@ -679,9 +775,11 @@ fn template_with_pointer(
 }
 
 fn image_values(source: &str, name: Option<&str>) -> ImageValues {
-    // For a URL, the values come from its path: `https://h/a/cat.jpg` has stem `cat`.
-    let source = match url::Url::parse(source) {
-        Ok(url) if url.has_host() => url.path().trim_start_matches('/').to_owned(),
+    // For a URL, the values come from its path: `https://h/a/cat.jpg` has stem `cat`; for
+    // an object, from its key: `s3://bucket/a/cat.jpg` has dir `a`.
+    let source = match (ObjectUrl::parse(source), url::Url::parse(source)) {
+        (Some(Ok(object)), _) => object.key().to_owned(),
+        (_, Ok(url)) if url.has_host() => url.path().trim_start_matches('/').to_owned(),
         _ => source.to_owned(),
     };
     let path = Path::new(&source);

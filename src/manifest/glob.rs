@@ -24,7 +24,7 @@ pub struct Found {
     pub skipped: Vec<SkippedName>,
 }
 
-const OPTIONS: glob::MatchOptions = glob::MatchOptions {
+pub(super) const OPTIONS: glob::MatchOptions = glob::MatchOptions {
     case_sensitive: true,
     require_literal_separator: true,
     // Hidden files include our own temporary files; never treat them as images.

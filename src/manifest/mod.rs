@@ -4,6 +4,7 @@
 //! resolves globs and checks paths. Both collect every problem before failing, so a user fixes
 //! a manifest in one round trip.
 
+mod bucket_glob;
 mod expand;
 mod glob;
 mod model;
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use expand::expand;
-pub use expand::{Input, Step};
+pub use expand::{CloudInput, Input, Step};
 pub use glob::SkippedName;
 pub use model::{
     CredentialVars, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT, Defaults, EmbeddedModel, EngineKind,

@@ -8,7 +8,7 @@ use minijinja::value::{Kwargs, Serde, Value};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, context};
 
 use super::VarValue;
-use crate::storage::{Method, ObjectUrl, Signer};
+use crate::storage::{Method, ObjectUrl, Storage};
 
 /// Per-image values available to output templates.
 #[derive(Debug, Clone)]
@@ -33,7 +33,7 @@ pub struct Templates {
 }
 
 impl Templates {
-    pub fn new(vars: &BTreeMap<String, VarValue>, signer: Arc<Signer>) -> Self {
+    pub fn new(vars: &BTreeMap<String, VarValue>, signer: Arc<Storage>) -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         // A manifest may come from a pull request: bound the work a template can do.
@@ -89,7 +89,7 @@ fn lookup_env(name: String) -> Result<String, Error> {
 
 /// `presign(url, method="GET", expires=SECONDS)`: a pre-signed HTTPS URL for a cloud object.
 fn presign(
-    signer: &Signer,
+    signer: &Storage,
     url: &str,
     method: Option<String>,
     kwargs: &Kwargs,
@@ -136,8 +136,8 @@ fn describe(e: &Error, with_image: bool) -> String {
 mod tests {
     use super::*;
 
-    fn signer() -> Arc<Signer> {
-        Arc::new(Signer::new(&crate::storage::StorageSettings::default()))
+    fn signer() -> Arc<Storage> {
+        Arc::new(Storage::new(&crate::storage::StorageSettings::default()))
     }
 
     #[test]

@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{Event, Reporter};
 use crate::lock::{JobState, Lockfile, Origin};
-use crate::manifest::Input;
 use crate::plan::{Action, Plan, Reason};
 
 /// The folder beside the lockfile where maskflow keeps what a later report needs. It ignores
@@ -91,10 +90,7 @@ pub fn from_plan(plan: &Plan, lock: &Lockfile) -> Vec<Card> {
                 input: step
                     .map(|s| s.input_source.clone())
                     .or_else(|| lock.images.get(&item.key).map(|e| e.input.source.clone())),
-                input_path: step.and_then(|s| match &s.input {
-                    Input::Local(path) => Some(path.clone()),
-                    Input::Remote(_) => None,
-                }),
+                input_path: step.and_then(|s| s.input.local_path().map(Path::to_owned)),
                 mask_path: step.map(|s| s.output_path.clone()),
                 engine,
                 model,

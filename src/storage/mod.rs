@@ -1,24 +1,27 @@
-//! Cloud objects: `s3://`, `az://` and `gs://` URLs, signed into pre-signed HTTPS URLs with
-//! the credentials each cloud's tools already use. Nothing here stores a credential: they
-//! are read from the environment (or the cloud's own credentials file) when a URL is signed.
+//! Cloud objects: `s3://`, `az://` and `gs://` URLs, read, listed, written and signed through
+//! `object_store`, with each cloud's standard credential chain (see `stores`). Nothing here
+//! stores a credential, and nothing looks one up before an object is actually touched: a
+//! manifest that is only validated never asks for credentials.
 
-mod azure;
-mod credentials;
+mod aws_profile;
+mod error;
+#[cfg(test)]
 mod gcs;
-mod s3;
-pub mod sigv4;
+mod ops;
+mod runtime;
+#[cfg(test)]
+mod sigv4;
 mod stage;
+mod stores;
 
-pub use credentials::CredentialError;
+pub use error::{CredentialError, Refusal, StorageError};
+pub use ops::{ObjectInfo, Storage};
 pub use stage::{StageError, Staged, Stager};
 
-use std::sync::OnceLock;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-use crate::redact::SecretUrl;
 
 /// A cloud object, as a manifest names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +68,35 @@ impl ObjectUrl {
             text: text.to_owned(),
             expected,
         }))
+    }
+
+    /// The object's key inside its bucket (or container).
+    pub fn key(&self) -> &str {
+        match self {
+            ObjectUrl::S3 { key, .. } | ObjectUrl::Gcs { key, .. } => key,
+            ObjectUrl::Azure { blob, .. } => blob,
+        }
+    }
+
+    /// Another object of the same bucket (or container).
+    pub fn with_key(&self, key: &str) -> Self {
+        let mut other = self.clone();
+        match &mut other {
+            ObjectUrl::S3 { key: k, .. } | ObjectUrl::Gcs { key: k, .. } => *k = key.to_owned(),
+            ObjectUrl::Azure { blob, .. } => *blob = key.to_owned(),
+        }
+        other
+    }
+
+    /// The bucket (or account and container) as a URL without key: `s3://bucket`.
+    pub fn bucket(&self) -> String {
+        match self {
+            ObjectUrl::S3 { bucket, .. } => format!("s3://{bucket}"),
+            ObjectUrl::Gcs { bucket, .. } => format!("gs://{bucket}"),
+            ObjectUrl::Azure {
+                account, container, ..
+            } => format!("az://{account}/{container}"),
+        }
     }
 
     /// The same object with `suffix` appended to its key (for staging prefixes).
@@ -200,146 +232,6 @@ pub struct GcsSettings {
 }
 
 pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(24 * 3600);
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum StorageError {
-    #[error("cannot sign {object}: {source}")]
-    Credentials {
-        object: String,
-        source: CredentialError,
-    },
-    #[error("cannot sign {object}: {source}")]
-    Sign { object: String, source: SignError },
-}
-
-/// Why a URL could not be signed with credentials at hand.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SignError {
-    #[error("{setting}: {reason}")]
-    Endpoint {
-        setting: &'static str,
-        reason: String,
-    },
-    #[error("{setting}: the endpoint has no host")]
-    NoHost { setting: &'static str },
-    #[error("the expiry is out of range: {reason}")]
-    Expiry { reason: String },
-    #[error("RSA signing failed")]
-    Rsa,
-    #[error("signed URL does not parse: {reason}")]
-    Unparsable { reason: String },
-}
-
-impl StorageError {
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            StorageError::Credentials { source, .. } => Some(source.hint()),
-            StorageError::Sign {
-                source: SignError::Endpoint { .. } | SignError::NoHost { .. },
-                ..
-            } => Some("write the endpoint as a URL, e.g. http://127.0.0.1:9000".to_owned()),
-            StorageError::Sign { .. } => None,
-        }
-    }
-}
-
-/// Signs object URLs. Credentials are looked up on first use, once per cloud.
-pub struct Signer {
-    settings: StorageSettings,
-    s3: OnceLock<Result<credentials::S3, CredentialError>>,
-    azure: OnceLock<Result<credentials::Azure, CredentialError>>,
-    gcs: OnceLock<Result<credentials::Gcs, CredentialError>>,
-}
-
-impl Signer {
-    pub fn new(settings: &StorageSettings) -> Self {
-        Self {
-            settings: settings.clone(),
-            s3: OnceLock::new(),
-            azure: OnceLock::new(),
-            gcs: OnceLock::new(),
-        }
-    }
-
-    pub fn expiry(&self) -> Duration {
-        self.settings
-            .expires_seconds
-            .map_or(DEFAULT_EXPIRY, Duration::from_secs)
-    }
-
-    /// A pre-signed HTTPS URL for `method` on `object`, valid for `expires` (default: the
-    /// manifest's `storage.expires_seconds`).
-    pub fn presign(
-        &self,
-        object: &ObjectUrl,
-        method: Method,
-        expires: Option<Duration>,
-    ) -> Result<SecretUrl, StorageError> {
-        let expires = expires.unwrap_or_else(|| self.expiry());
-        let now = SystemTime::now();
-        let credential_error = |source: &CredentialError| StorageError::Credentials {
-            object: object.to_string(),
-            source: source.clone(),
-        };
-        let sign_error = |source: SignError| StorageError::Sign {
-            object: object.to_string(),
-            source,
-        };
-        let raw = match object {
-            ObjectUrl::S3 { bucket, key } => {
-                let creds = self
-                    .s3
-                    .get_or_init(credentials::S3::from_env)
-                    .as_ref()
-                    .map_err(credential_error)?;
-                s3::presign(&self.settings.s3, creds, bucket, key, method, expires, now)
-                    .map_err(sign_error)?
-            }
-            ObjectUrl::Gcs { bucket, key } => {
-                let creds = self
-                    .gcs
-                    .get_or_init(credentials::Gcs::from_env)
-                    .as_ref()
-                    .map_err(credential_error)?;
-                gcs::presign(&self.settings.gcs, creds, bucket, key, method, expires, now)
-                    .map_err(sign_error)?
-            }
-            ObjectUrl::Azure {
-                account,
-                container,
-                blob,
-            } => {
-                let creds = self
-                    .azure
-                    .get_or_init(|| credentials::Azure::from_env(account))
-                    .as_ref()
-                    .map_err(credential_error)?;
-                azure::presign(
-                    &self.settings.azure,
-                    creds,
-                    account,
-                    container,
-                    blob,
-                    method,
-                    expires,
-                    now,
-                )
-                .map_err(sign_error)?
-            }
-        };
-        SecretUrl::parse(&raw).map_err(|e| {
-            sign_error(SignError::Unparsable {
-                reason: e.to_string(),
-            })
-        })
-    }
-}
-
-/// `YYYYMMDDTHHMMSSZ` for SigV4-style signing.
-fn amz_timestamp(now: SystemTime) -> String {
-    let ts = jiff::Timestamp::try_from(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    ts.strftime("%Y%m%dT%H%M%SZ").to_string()
-}
 
 #[cfg(test)]
 mod tests {

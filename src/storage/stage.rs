@@ -4,15 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Method, ObjectUrl, Signer, StorageError, StorageSettings};
-use crate::http;
-use crate::redact::{SecretUrl, redact_text};
-use crate::remote::{self, quote_request_id};
+use super::{Method, ObjectUrl, Storage, StorageError, StorageSettings};
+use crate::redact::SecretUrl;
 
 pub struct Stager {
-    signer: Signer,
+    storage: Storage,
     prefix: ObjectUrl,
-    agent: http::Client,
 }
 
 /// A local input, staged.
@@ -32,26 +29,7 @@ pub enum StageError {
     #[error("cannot read {}: {reason}", path.display())]
     Read { path: PathBuf, reason: String },
     #[error(transparent)]
-    Sign(#[from] StorageError),
-    #[error(transparent)]
-    Transport(#[from] http::TransportError),
-    #[error("{method} {url} answered {status}{}{}", detail(body), quote_request_id(request_id.as_deref()))]
-    Refused {
-        method: &'static str,
-        url: String,
-        status: u16,
-        body: String,
-        request_id: Option<String>,
-    },
-}
-
-fn detail(body: &str) -> String {
-    let body = redact_text(body.trim());
-    if body.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", body.chars().take(300).collect::<String>())
-    }
+    Storage(#[from] StorageError),
 }
 
 impl StageError {
@@ -61,19 +39,11 @@ impl StageError {
                 "set `storage.staging` to an s3://, az:// or gs:// prefix the service can read"
                     .to_owned(),
             ),
-            StageError::Sign(e) => e.hint(),
-            StageError::Refused { status: 403, .. } => Some(
-                "the staging bucket refused the signed request: check the credentials' rights \
-                 on it, the region and the clock"
-                    .to_owned(),
-            ),
-            StageError::Refused { status: 404, .. } => {
+            StageError::Storage(e) if e.is_not_found() => {
                 Some("check that the staging bucket (or container) exists".to_owned())
             }
-            StageError::Transport(_) => {
-                Some("check the storage endpoint and the network".to_owned())
-            }
-            _ => None,
+            StageError::Storage(e) => e.hint(),
+            StageError::Read { .. } => None,
         }
     }
 
@@ -88,9 +58,8 @@ impl Stager {
     pub fn new(settings: &StorageSettings) -> Option<Self> {
         let prefix = ObjectUrl::parse(settings.staging.as_deref()?)?.ok()?;
         Some(Self {
-            signer: Signer::new(settings),
+            storage: Storage::new(settings),
             prefix,
-            agent: remote::agent(remote::TRANSFER_TIMEOUT),
         })
     }
 
@@ -106,16 +75,16 @@ impl Stager {
             .map(|e| format!(".{}", e.to_string_lossy().to_ascii_lowercase()))
             .unwrap_or_default();
         let object = self.prefix.join(&format!("inputs/{digest}{ext}"));
-        let uploaded = if self.exists(&object)? {
+        let uploaded = if self.storage.head(&object)?.is_some() {
             tracing::debug!(target: "maskflow::staging", object = %object, "already staged");
             false
         } else {
             let size = bytes.len();
-            self.put(&object, bytes)?;
+            self.storage.put(&object, bytes)?;
             tracing::info!(target: "maskflow::staging", object = %object, bytes = size, "input staged");
             true
         };
-        let url = self.sign(&object, Method::Get)?;
+        let url = self.storage.presign(&object, Method::Get, None)?;
         Ok(Staged {
             object,
             url,
@@ -128,51 +97,8 @@ impl Stager {
         let name = fingerprint.trim_start_matches("blake3:");
         let object = self.prefix.join(&format!("masks/{name}.png"));
         Ok((
-            self.sign(&object, Method::Put)?,
-            self.sign(&object, Method::Get)?,
+            self.storage.presign(&object, Method::Put, None)?,
+            self.storage.presign(&object, Method::Get, None)?,
         ))
-    }
-
-    fn sign(&self, object: &ObjectUrl, method: Method) -> Result<SecretUrl, StageError> {
-        Ok(self.signer.presign(object, method, None)?)
-    }
-
-    fn exists(&self, object: &ObjectUrl) -> Result<bool, StageError> {
-        let url = self.sign(object, Method::Head)?;
-        let response = self
-            .agent
-            .send(http::Request::new(http::Method::Head, url.expose()))?;
-        match response.status() {
-            200..=299 => Ok(true),
-            404 => Ok(false),
-            status => Err(StageError::Refused {
-                method: "HEAD",
-                url: url.redacted(),
-                status,
-                body: String::new(),
-                request_id: response.request_id().map(str::to_owned),
-            }),
-        }
-    }
-
-    fn put(&self, object: &ObjectUrl, bytes: Vec<u8>) -> Result<(), StageError> {
-        let url = self.sign(object, Method::Put)?;
-        let mut request = http::Request::new(http::Method::Put, url.expose()).bytes(bytes);
-        if matches!(object, ObjectUrl::Azure { .. }) {
-            request = request.header("x-ms-blob-type", "BlockBlob");
-        }
-        let response = self.agent.send(request)?;
-        if response.is_success() {
-            return Ok(());
-        }
-        let status = response.status();
-        let request_id = response.request_id().map(str::to_owned);
-        Err(StageError::Refused {
-            method: "PUT",
-            url: url.redacted(),
-            status,
-            body: response.excerpt(4096),
-            request_id,
-        })
     }
 }

@@ -121,6 +121,9 @@ impl Lifecycle<'_> {
             None => {
                 let input = match &step.input {
                     Input::Remote(url) => url.clone(),
+                    Input::Object(cloud) => {
+                        unreachable!("apply signs {} before the job starts", cloud.object)
+                    }
                     Input::Local(path) => match self.stage(step, path, progress) {
                         Ok(url) => url,
                         Err(error) => return (Ending::Failed(error), None),

@@ -1,0 +1,172 @@
+//! What an input is now, for `plan`: its size and digest, and for remote inputs the
+//! validator (ETag, Last-Modified) that lets the next plan skip the download. A remote input
+//! whose validator and size match the lockfile's is not downloaded again: the recorded
+//! digest stands. Otherwise its bytes are streamed through the hash, never kept.
+
+use crate::http;
+use crate::lock::{InputRecord, LockEntry};
+use crate::manifest::{CloudInput, Input, Step};
+use crate::redact::{SecretUrl, redact_text};
+use crate::remote::{self, MAX_DOWNLOAD_BYTES, RemoteError};
+use crate::{fsutil, storage};
+
+/// How `plan` came to know an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    Hashed,
+    /// Unchanged per its validator: nothing downloaded.
+    Validated,
+}
+
+/// Why an input cannot be read: that image alone is planned as unreadable. The text (with
+/// its hint, secrets removed) is what the plan and the lockfile keep.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    #[error("cannot read {input}: {source}")]
+    Local {
+        input: String,
+        source: std::io::Error,
+    },
+    #[error("{}", redact_text(&.0.described()))]
+    Remote(RemoteError),
+    #[error("{}", redact_text(&.0.described()))]
+    Object(storage::StorageError),
+}
+
+/// Observes `step`'s input; `locked` is its lockfile entry, if any.
+pub fn input(
+    step: &Step,
+    locked: Option<&LockEntry>,
+    client: &http::Client,
+) -> Result<(InputRecord, Seen), ObserveError> {
+    let locked = locked
+        .map(|entry| &entry.input)
+        .filter(|recorded| recorded.source == step.input_source);
+    match &step.input {
+        Input::Local(path) => fsutil::digest_file(path)
+            .map(|(size, digest)| {
+                (
+                    InputRecord::new(step.input_source.clone(), size, digest),
+                    Seen::Hashed,
+                )
+            })
+            .map_err(|source| ObserveError::Local {
+                input: step.input_source.clone(),
+                source,
+            }),
+        Input::Remote(url) => {
+            url_input(&step.input_source, url, locked, client).map_err(ObserveError::Remote)
+        }
+        Input::Object(cloud) => {
+            object_input(&step.input_source, cloud, locked).map_err(ObserveError::Object)
+        }
+    }
+}
+
+fn object_input(
+    source: &str,
+    cloud: &CloudInput,
+    locked: Option<&InputRecord>,
+) -> Result<(InputRecord, Seen), storage::StorageError> {
+    let info =
+        match &cloud.listed {
+            Some(info) => info.clone(),
+            None => cloud.storage.head(&cloud.object)?.ok_or_else(|| {
+                storage::StorageError::Request {
+                    operation: "read",
+                    object: cloud.object.to_string(),
+                    reason: "no such object".to_owned(),
+                    refusal: storage::Refusal::NotFound,
+                }
+            })?,
+        };
+    if let Some(recorded) = locked
+        && info.unchanged_since(recorded)
+    {
+        return Ok((recorded.clone(), Seen::Validated));
+    }
+    let (size, digest, got) =
+        cloud
+            .storage
+            .download_into(&cloud.object, MAX_DOWNLOAD_BYTES, &mut std::io::sink())?;
+    let mut record = InputRecord::new(source.to_owned(), size, digest);
+    record.etag = got.etag;
+    record.last_modified = got.last_modified;
+    Ok((record, Seen::Hashed))
+}
+
+/// A conditional GET: `If-None-Match` with the recorded ETag (or `If-Modified-Since` with
+/// the recorded date); 304 keeps the recorded digest, 200 streams the new bytes through the
+/// hash. A pre-signed URL stays valid for it: S3 and GCS sign only the host header.
+fn url_input(
+    source: &str,
+    url: &SecretUrl,
+    locked: Option<&InputRecord>,
+    client: &http::Client,
+) -> Result<(InputRecord, Seen), RemoteError> {
+    let mut request = http::Request::get(url.expose());
+    match locked {
+        Some(InputRecord {
+            etag: Some(etag), ..
+        }) => request = request.header("if-none-match", etag.clone()),
+        Some(InputRecord {
+            last_modified: Some(date),
+            ..
+        }) => request = request.header("if-modified-since", date.clone()),
+        _ => {}
+    }
+    let response = client.send(request)?;
+    let status = response.status();
+    if status == 304
+        && let Some(recorded) = locked
+    {
+        return Ok((recorded.clone(), Seen::Validated));
+    }
+    if (300..400).contains(&status) {
+        return Err(RemoteError::Redirect {
+            url: url.redacted(),
+            status,
+        });
+    }
+    if !response.is_success() {
+        let request_id = response.request_id().map(str::to_owned);
+        return Err(RemoteError::Status {
+            url: url.redacted(),
+            status,
+            body: response.excerpt(4096),
+            request_id,
+        });
+    }
+    let etag = response.header("etag").map(str::to_owned);
+    let last_modified = response.header("last-modified").map(str::to_owned);
+    let mut hasher = blake3::Hasher::new();
+    let size = response
+        .read_chunks(MAX_DOWNLOAD_BYTES, |chunk| {
+            hasher.update(chunk);
+            Ok(())
+        })
+        .map_err(|e| match e {
+            http::BodyError::TooLarge { limit } => RemoteError::TooLarge {
+                url: url.redacted(),
+                limit,
+            },
+            source => RemoteError::Body {
+                url: url.redacted(),
+                source,
+            },
+        })?;
+    let mut record = InputRecord::new(
+        source.to_owned(),
+        size,
+        format!("blake3:{}", hasher.finalize().to_hex()),
+    );
+    // A weak ETag (`W/"..."`) promises equivalence, not the same bytes: not trusted.
+    record.etag = etag.filter(|e| !e.starts_with("W/"));
+    record.last_modified = last_modified.filter(|_| record.etag.is_none());
+    Ok((record, Seen::Hashed))
+}
+
+/// The remote module's client for plan's downloads.
+pub fn client() -> http::Client {
+    remote::agent(remote::TRANSFER_TIMEOUT)
+}

@@ -1,0 +1,273 @@
+//! One `object_store` client per bucket (or Azure container), with its cloud's credential
+//! chain. Building one reads the environment and credential files but sends nothing: the
+//! chains' network sources (STS, instance metadata, Entra ID) are asked on the first request.
+//!
+//! Order tried, first match wins (the README's "Credentials" lists the same):
+//! - S3: `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY`; the `AWS_PROFILE` (or `default`)
+//!   profile of `~/.aws/credentials` / `~/.aws/config` (keys, `credential_process`, or
+//!   `role_arn` + `web_identity_token_file`; ours, `aws_profile`); `AWS_ROLE_ARN` +
+//!   `AWS_WEB_IDENTITY_TOKEN_FILE`; ECS `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`; EKS Pod
+//!   Identity `AWS_CONTAINER_CREDENTIALS_FULL_URI`; EC2 instance metadata (IMDSv2).
+//! - Azure: `AZURE_STORAGE_TOKEN`; the account key (`AZURE_STORAGE_ACCOUNT_KEY`,
+//!   `AZURE_STORAGE_KEY`, a connection string); workload identity; a client secret; a SAS
+//!   token; the Azure CLI; managed identity.
+//! - GCS: `GOOGLE_SERVICE_ACCOUNT`/`GOOGLE_SERVICE_ACCOUNT_KEY`; application default
+//!   credentials (`GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's file); the metadata server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+use object_store::{ObjectStore, RetryConfig};
+
+use super::aws_profile::{self, ProcessProvider, Profile};
+use super::{CredentialError, ObjectUrl, StorageError, StorageSettings};
+use crate::redact::register_secret;
+
+/// A bucket's client and how its URLs are signed.
+pub struct Bucket {
+    pub store: Arc<dyn ObjectStore>,
+    pub signer: Signing,
+}
+
+pub enum Signing {
+    /// The store signs (SigV4, a service or user-delegation SAS, GCS V4).
+    Store(Arc<dyn object_store::signer::Signer>),
+    /// Azure with a SAS token the user gave: the token is appended to the blob's URL (it can
+    /// only be used, not narrowed). `fallback` still signs when the chain has a key.
+    UserSas {
+        sas: String,
+        base: String,
+        fallback: Arc<dyn object_store::signer::Signer>,
+    },
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Fewer retries than `object_store`'s default (10 over 3 minutes): a missing credential
+/// (no metadata server off the cloud) must fail in seconds, not minutes.
+fn retry() -> RetryConfig {
+    RetryConfig {
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(30),
+        ..RetryConfig::default()
+    }
+}
+
+pub fn build(settings: &StorageSettings, object: &ObjectUrl) -> Result<Bucket, StorageError> {
+    match object {
+        ObjectUrl::S3 { bucket, .. } => s3(settings, object, bucket),
+        ObjectUrl::Azure {
+            account, container, ..
+        } => azure(settings, object, account, container),
+        ObjectUrl::Gcs { bucket, .. } => gcs(settings, object, bucket),
+    }
+}
+
+fn s3(
+    settings: &StorageSettings,
+    object: &ObjectUrl,
+    bucket: &str,
+) -> Result<Bucket, StorageError> {
+    let region = settings
+        .s3
+        .region
+        .clone()
+        .or_else(|| var("AWS_REGION"))
+        .or_else(|| var("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let mut builder = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_region(&region)
+        .with_retry(retry());
+    let endpoint = settings
+        .s3
+        .endpoint
+        .clone()
+        .or_else(|| var("AWS_ENDPOINT_URL_S3"))
+        .or_else(|| var("AWS_ENDPOINT_URL"));
+    builder = match &endpoint {
+        Some(endpoint) => builder
+            .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_virtual_hosted_style_request(!settings.s3.path_style.unwrap_or(true)),
+        None => builder.with_virtual_hosted_style_request(settings.s3.path_style != Some(true)),
+    };
+    // The AWS SDKs' name for the metadata endpoint; object_store reads AWS_METADATA_ENDPOINT.
+    if var("AWS_METADATA_ENDPOINT").is_none()
+        && let Some(endpoint) = var("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+    {
+        builder = builder.with_metadata_endpoint(endpoint.trim_end_matches('/'));
+    }
+    let env_keys = var("AWS_ACCESS_KEY_ID").is_some() || var("AWS_SECRET_ACCESS_KEY").is_some();
+    if let Some(secret) = var("AWS_SECRET_ACCESS_KEY") {
+        register_secret(&secret);
+    }
+    if let Some(token) = var("AWS_SESSION_TOKEN") {
+        register_secret(&token);
+    }
+    if !env_keys {
+        let profile = aws_profile::resolve().map_err(|source| StorageError::Credentials {
+            object: object.to_string(),
+            source,
+        })?;
+        builder = match profile {
+            Some(Profile::Keys {
+                key_id,
+                secret_key,
+                token,
+            }) => {
+                let builder = builder
+                    .with_access_key_id(key_id)
+                    .with_secret_access_key(secret_key);
+                match token {
+                    Some(token) => builder.with_token(token),
+                    None => builder,
+                }
+            }
+            Some(Profile::Process { profile, command }) => {
+                builder.with_credentials(Arc::new(ProcessProvider::new(profile, command)))
+            }
+            Some(Profile::WebIdentity {
+                role_arn,
+                token_file,
+                session_name,
+            }) => {
+                let builder = builder
+                    .with_config(AmazonS3ConfigKey::RoleArn, role_arn)
+                    .with_config(AmazonS3ConfigKey::WebIdentityTokenFile, token_file);
+                match session_name {
+                    Some(name) => builder.with_config(AmazonS3ConfigKey::RoleSessionName, name),
+                    None => builder,
+                }
+            }
+            None => builder,
+        };
+    }
+    let store = Arc::new(
+        builder
+            .build()
+            .map_err(|e| StorageError::setup(object, &e))?,
+    );
+    Ok(Bucket {
+        store: store.clone(),
+        signer: Signing::Store(store),
+    })
+}
+
+/// The fields of an Azure connection string (`AccountName=...;AccountKey=...;...`).
+fn connection_field(connection: &str, name: &str) -> Option<String> {
+    connection.split(';').find_map(|part| {
+        let (k, v) = part.split_once('=')?;
+        (k.trim().eq_ignore_ascii_case(name)).then(|| v.trim().to_owned())
+    })
+}
+
+fn azure(
+    settings: &StorageSettings,
+    object: &ObjectUrl,
+    account: &str,
+    container: &str,
+) -> Result<Bucket, StorageError> {
+    let mut builder = MicrosoftAzureBuilder::from_env()
+        .with_account(account)
+        .with_container_name(container)
+        .with_retry(retry());
+    let mut endpoint = settings.azure.endpoint.clone();
+    let mut sas = var("AZURE_STORAGE_SAS_TOKEN").or_else(|| var("AZURE_STORAGE_SAS_KEY"));
+    // The Azure CLI's names: AZURE_STORAGE_KEY, and a connection string for this account.
+    let mut key = var("AZURE_STORAGE_ACCOUNT_KEY").or_else(|| var("AZURE_STORAGE_KEY"));
+    if let Some(connection) = var("AZURE_STORAGE_CONNECTION_STRING")
+        && connection_field(&connection, "AccountName").as_deref() == Some(account)
+    {
+        key = key.or_else(|| connection_field(&connection, "AccountKey"));
+        sas = sas.or_else(|| connection_field(&connection, "SharedAccessSignature"));
+        endpoint = endpoint.or_else(|| connection_field(&connection, "BlobEndpoint"));
+    }
+    if let Some(key) = &key {
+        register_secret(key);
+        builder = builder.with_access_key(key);
+    }
+    if let Some(sas) = &sas {
+        register_secret(sas);
+        builder = builder.with_config(AzureConfigKey::SasKey, sas);
+    }
+    let base = match &endpoint {
+        Some(endpoint) => {
+            builder = builder
+                .with_endpoint(endpoint.clone())
+                .with_allow_http(endpoint.starts_with("http://"));
+            endpoint.trim_end_matches('/').to_owned()
+        }
+        None => format!("https://{account}.blob.core.windows.net"),
+    };
+    let store = Arc::new(
+        builder
+            .build()
+            .map_err(|e| StorageError::setup(object, &e))?,
+    );
+    let signer = match sas {
+        Some(sas) if key.is_none() => Signing::UserSas {
+            sas: sas.trim_start_matches('?').to_owned(),
+            base: format!("{base}/{container}"),
+            fallback: store.clone(),
+        },
+        _ => Signing::Store(store.clone()),
+    };
+    Ok(Bucket { store, signer })
+}
+
+fn gcs(
+    settings: &StorageSettings,
+    object: &ObjectUrl,
+    bucket: &str,
+) -> Result<Bucket, StorageError> {
+    // object_store reads service_account and authorized_user files only: say so plainly for
+    // the `external_account` file that workload identity federation writes.
+    if let Some(path) = var("GOOGLE_APPLICATION_CREDENTIALS")
+        && let Ok(text) = std::fs::read_to_string(&path)
+        && let Ok(json) = serde_json::from_str::<serde_json::Value>(&text)
+        && json.get("type").and_then(|t| t.as_str()) == Some("external_account")
+    {
+        return Err(StorageError::Credentials {
+            object: object.to_string(),
+            source: CredentialError::GcsExternalAccount { path },
+        });
+    }
+    let mut builder = GoogleCloudStorageBuilder::from_env()
+        .with_bucket_name(bucket)
+        .with_retry(retry());
+    if let Some(endpoint) = &settings.gcs.endpoint {
+        builder = builder.with_config(GoogleConfigKey::BaseUrl, endpoint.trim_end_matches('/'));
+        if endpoint.starts_with("http://") {
+            builder = builder
+                .with_client_options(object_store::ClientOptions::new().with_allow_http(true));
+        }
+    }
+    let store = Arc::new(
+        builder
+            .build()
+            .map_err(|e| StorageError::setup(object, &e))?,
+    );
+    Ok(Bucket {
+        store: store.clone(),
+        signer: Signing::Store(store),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_strings() {
+        let c = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net";
+        assert_eq!(connection_field(c, "AccountName").as_deref(), Some("acct"));
+        assert_eq!(connection_field(c, "accountkey").as_deref(), Some("a2V5"));
+        assert_eq!(connection_field(c, "SharedAccessSignature"), None);
+    }
+}
