@@ -250,11 +250,20 @@ struct Transport {
     no_tls: Option<String>,
 }
 
-fn transport() -> Result<&'static Transport, String> {
-    static TRANSPORT: OnceLock<Result<Transport, String>> = OnceLock::new();
+/// Why no request can be sent at all.
+#[derive(Debug, Clone, thiserror::Error)]
+enum SetupError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("cannot build the HTTP client: {reason}")]
+    Client { reason: String },
+}
+
+fn transport() -> Result<&'static Transport, SetupError> {
+    static TRANSPORT: OnceLock<Result<Transport, SetupError>> = OnceLock::new();
     TRANSPORT
         .get_or_init(|| {
-            let runtime = runtime().map_err(|e| e.to_string())?;
+            let runtime = runtime()?;
             // Building spawns nothing today, but the pool's tasks belong on this runtime.
             let _entered = runtime.enter();
             let builder = || {
@@ -277,7 +286,7 @@ fn transport() -> Result<&'static Transport, String> {
                     let client = builder()
                         .tls_certs_only(Vec::new())
                         .build()
-                        .map_err(|e| chain(&e))?;
+                        .map_err(|e| SetupError::Client { reason: chain(&e) })?;
                     Ok(Transport { client, no_tls })
                 }
             }
@@ -345,7 +354,7 @@ impl Client {
             reason: redact_text(&reason),
             attempt,
         };
-        let transport = transport().map_err(|reason| failed(Failure::NotSent, reason))?;
+        let transport = transport().map_err(|e| failed(Failure::NotSent, e.to_string()))?;
         if let Some(reason) = &transport.no_tls
             && url
                 .get(..8)

@@ -42,10 +42,10 @@ pub fn obtain(spec: &ModelSpec) -> Result<Vec<u8>, ModelError> {
     let model = spec.label();
     match &spec.source {
         ModelSource::File { path, .. } => {
-            let bytes = read_bounded(path).map_err(|reason| ModelError::Read {
+            let bytes = read_bounded(path).map_err(|e| ModelError::Read {
                 model: model.clone(),
                 path: path.clone(),
-                reason,
+                reason: e.to_string(),
             })?;
             verify(&model, &spec.sha256, bytes)
         }
@@ -62,10 +62,10 @@ pub fn obtain(spec: &ModelSpec) -> Result<Vec<u8>, ModelError> {
                 let _ = std::fs::remove_file(&path);
             }
             download(&model, url, &spec.sha256, &path)?;
-            let bytes = read_bounded(&path).map_err(|reason| ModelError::Cache {
+            let bytes = read_bounded(&path).map_err(|e| ModelError::Cache {
                 model: model.clone(),
                 dir: dir.clone(),
-                reason,
+                reason: e.to_string(),
             })?;
             verify(&model, &spec.sha256, bytes)
         }
@@ -85,20 +85,23 @@ fn verify(model: &str, expected: &str, bytes: Vec<u8>) -> Result<Vec<u8>, ModelE
     }
 }
 
-fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
-    let file = std::fs::File::open(path).map_err(|e| crate::fsutil::io_reason(&e))?;
-    let size = file
-        .metadata()
-        .map_err(|e| crate::fsutil::io_reason(&e))?
-        .len();
+/// Why a model file on disk cannot be used.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error("{}", crate::fsutil::io_reason(.0))]
+    Io(#[from] std::io::Error),
+    #[error("it is {size} bytes, over the limit of {MAX_MODEL_BYTES}")]
+    TooLarge { size: u64 },
+}
+
+fn read_bounded(path: &Path) -> Result<Vec<u8>, ReadError> {
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
     if size > MAX_MODEL_BYTES {
-        return Err(format!(
-            "it is {size} bytes, over the limit of {MAX_MODEL_BYTES}"
-        ));
+        return Err(ReadError::TooLarge { size });
     }
     let mut bytes = Vec::with_capacity(size as usize);
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_MODEL_BYTES), &mut bytes)
-        .map_err(|e| crate::fsutil::io_reason(&e))?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_MODEL_BYTES), &mut bytes)?;
     Ok(bytes)
 }
 
