@@ -204,16 +204,15 @@ mod tests {
         let flight = Flight::new(64, &SubmitLimiter::new(3, S(3)));
         let first = flight.ticket();
         let second = flight.ticket();
-        let order = Mutex::new(Vec::new());
-        std::thread::scope(|scope| {
-            scope.spawn(|| {
-                let _seat = flight.board(second);
-                order.lock().unwrap().push(2);
-            });
+        // Seat ids are handed out under the flight's lock as each job boards, so they are
+        // the boarding order itself (recording it after `board` returns would race).
+        let (first_id, second_id) = std::thread::scope(|scope| {
+            let later = scope.spawn(|| flight.board(second).id);
+            // The second ticket is already waiting when the first one boards.
             std::thread::sleep(Duration::from_millis(50));
-            let _seat = flight.board(first);
-            order.lock().unwrap().push(1);
+            let first_id = flight.board(first).id;
+            (first_id, later.join().unwrap())
         });
-        assert_eq!(order.into_inner().unwrap(), [1, 2]);
+        assert_eq!((first_id, second_id), (0, 1));
     }
 }
