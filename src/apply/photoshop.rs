@@ -5,7 +5,6 @@ use std::sync::mpsc;
 
 use crate::engine::photoshop::lifecycle::{Ending, Lifecycle, Order, Progress};
 use crate::engine::photoshop::{JobHandle, Seat};
-use crate::manifest::{Input, Step};
 
 use super::engines::Engines;
 use super::local::write_rendered;
@@ -29,29 +28,8 @@ pub(super) fn run_photoshop(
         stager: engines.stager.as_ref(),
         sensei: engines.sensei,
     };
-    // A cloud input is signed here, where the service needs its URL, not when the manifest
-    // is loaded: `validate` and `plan` never ask for credentials to sign.
-    let signed;
-    let step = match &work.step.input {
-        Input::Object(cloud) => {
-            match cloud
-                .storage
-                .presign(&cloud.object, crate::storage::Method::Get, None)
-            {
-                Ok(url) => {
-                    signed = Step {
-                        input: Input::Remote(url),
-                        ..work.step.clone()
-                    };
-                    &signed
-                }
-                Err(error) => return (Outcome::Failed(error.into()), None),
-            }
-        }
-        _ => &work.step,
-    };
     let order = Order {
-        step,
+        step: &work.step,
         fingerprint: &work.desired.fingerprint,
         resume: work.resume.as_ref(),
     };

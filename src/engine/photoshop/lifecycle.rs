@@ -10,7 +10,7 @@ use super::{JobError as ServiceJobError, JobHandle, Photoshop, Seat, SubmitError
 use crate::lock::JobRecord;
 use crate::manifest::{Input, Step};
 use crate::redact::SecretUrl;
-use crate::storage::{StageError, Stager};
+use crate::storage::{StageError, Stager, StorageError};
 
 /// Why one photoshop job gave no mask. Each variant carries its own hint.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +22,9 @@ pub enum JobError {
     MaskUrls { source: StageError },
     #[error("{source}")]
     Stage { path: PathBuf, source: StageError },
+    /// A cloud input could not be signed for the service to read.
+    #[error(transparent)]
+    Sign { source: StorageError },
     #[error(transparent)]
     Submit { source: SubmitError },
     /// The job ended without a mask, or its mask could not be collected.
@@ -55,6 +58,7 @@ impl JobError {
             ),
             JobError::MaskUrls { source } | JobError::Stage { source, .. } => source.hint(),
             JobError::Submit { source } => source.hint(),
+            JobError::Sign { source } => source.hint(),
             JobError::Failed { source } | JobError::Unfinished { source } => source.hint(),
             JobError::Stopped { .. } | JobError::MaskSize { .. } => None,
         }
@@ -121,9 +125,16 @@ impl Lifecycle<'_> {
             None => {
                 let input = match &step.input {
                     Input::Remote(url) => url.clone(),
-                    Input::Object(cloud) => {
-                        unreachable!("apply signs {} before the job starts", cloud.object)
-                    }
+                    // Signed here, where the service needs its URL, not when the manifest is
+                    // loaded: `validate` and `plan` never ask for credentials to sign.
+                    Input::Object(cloud) => match cloud.storage.presign(
+                        &cloud.object,
+                        crate::storage::Method::Get,
+                        None,
+                    ) {
+                        Ok(url) => url,
+                        Err(source) => return (Ending::Failed(JobError::Sign { source }), None),
+                    },
                     Input::Local(path) => match self.stage(step, path, progress) {
                         Ok(url) => url,
                         Err(error) => return (Ending::Failed(error), None),
