@@ -611,6 +611,24 @@ impl<'a> Expansion<'a> {
 
     /// Validates a rendered output path and returns its normalized key.
     fn check_output(&mut self, rendered: &str, pointer: &str, input: &Input) -> Option<String> {
+        // `s3://b/m.png` is a valid relative path (a folder named `s3:`); a user who wrote it
+        // wants a bucket, which would silently not get the mask.
+        if let Some((scheme, _)) = rendered.split_once("://")
+            && !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        {
+            self.problem_at(
+                pointer,
+                &format!("output `{rendered}` is a URL, and outputs are local files"),
+                Some(
+                    "writing masks to a bucket is not supported yet: write them to a folder and \
+                     sync it with the cloud's own tool after `apply`",
+                ),
+            );
+            return None;
+        }
         let key = match relative_key(rendered) {
             Ok(key) => key,
             Err(why) => {
