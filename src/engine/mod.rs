@@ -67,7 +67,11 @@ impl EngineError {
             EngineError::ModelDigest { .. } => {
                 Some("the binary is damaged; rebuild or reinstall maskflow".to_owned())
             }
-            EngineError::Runtime(e) => e.hint(),
+            EngineError::Runtime(e)
+            | EngineError::Inference {
+                source: InferenceError::Runtime(e),
+                ..
+            } => e.hint(),
             EngineError::Credentials(_) => Some(
                 "export the variables named under `photoshop.credentials` (defaults PHOTOSHOP_CLIENT_ID, PHOTOSHOP_CLIENT_SECRET or PHOTOSHOP_ACCESS_TOKEN)".to_owned(),
             ),
