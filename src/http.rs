@@ -296,7 +296,7 @@ fn transport() -> Result<&'static Transport, SetupError> {
 }
 
 /// An error with its causes, `outer: inner: innermost`, without repeats.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -122,21 +122,7 @@ fn url_input(
     {
         return Ok((recorded.clone(), Seen::Validated));
     }
-    if (300..400).contains(&status) {
-        return Err(RemoteError::Redirect {
-            url: url.redacted(),
-            status,
-        });
-    }
-    if !response.is_success() {
-        let request_id = response.request_id().map(str::to_owned);
-        return Err(RemoteError::Status {
-            url: url.redacted(),
-            status,
-            body: response.excerpt(4096),
-            request_id,
-        });
-    }
+    let response = remote::accepted(response, url)?;
     let etag = response.header("etag").map(str::to_owned);
     let last_modified = response.header("last-modified").map(str::to_owned);
     let mut hasher = blake3::Hasher::new();
@@ -145,16 +131,7 @@ fn url_input(
             hasher.update(chunk);
             Ok(())
         })
-        .map_err(|e| match e {
-            http::BodyError::TooLarge { limit } => RemoteError::TooLarge {
-                url: url.redacted(),
-                limit,
-            },
-            source => RemoteError::Body {
-                url: url.redacted(),
-                source,
-            },
-        })?;
+        .map_err(|e| remote::body_error(url, MAX_DOWNLOAD_BYTES, e))?;
     let mut record = InputRecord::new(
         source.to_owned(),
         size,

@@ -152,7 +152,8 @@ fn stream(
     Ok((size, format!("blake3:{}", hasher.finalize().to_hex())))
 }
 
-fn body_error(url: &SecretUrl, limit: u64, error: http::BodyError) -> RemoteError {
+/// A body that could not be read, as the remote input's error.
+pub fn body_error(url: &SecretUrl, limit: u64, error: http::BodyError) -> RemoteError {
     let url = url.redacted();
     match error {
         http::BodyError::TooLarge { .. } => RemoteError::TooLarge { url, limit },
@@ -163,7 +164,11 @@ fn body_error(url: &SecretUrl, limit: u64, error: http::BodyError) -> RemoteErro
 
 /// GETs `url`, turning redirects and non-2xx answers into errors.
 fn get(client: &http::Client, url: &SecretUrl) -> Result<http::Response, RemoteError> {
-    let response = client.send(http::Request::get(url.expose()))?;
+    accepted(client.send(http::Request::get(url.expose()))?, url)
+}
+
+/// The response to a GET of `url`, or the error for a redirect or a non-2xx answer.
+pub fn accepted(response: http::Response, url: &SecretUrl) -> Result<http::Response, RemoteError> {
     let status = response.status();
     if (300..400).contains(&status) {
         return Err(RemoteError::Redirect {

@@ -140,17 +140,7 @@ impl StorageError {
 
 /// An `object_store` error as one line, its causes included, secrets removed.
 fn describe(error: &object_store::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
-    let text = scrub(&text);
+    let text = scrub(&crate::http::chain(error));
     if text.chars().count() > 600 {
         format!("{}…", text.chars().take(600).collect::<String>())
     } else {
