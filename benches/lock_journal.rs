@@ -140,6 +140,7 @@ fn entry(index: usize) -> (String, LockEntry) {
             digest: format!("blake3:{}", hex("output")),
             width: 4032,
             height: 3024,
+            etag: None,
         }),
         job: JobRecord {
             id: format!("local-{}", &hex("job")[..16]),

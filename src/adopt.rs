@@ -3,10 +3,10 @@
 //! unless forced.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::lock::{JobRecord, JobState, LockEntry, LockStore, Origin, OutputRecord};
-use crate::manifest::{Input, Step};
+use crate::manifest::{Input, Output, Step};
 use crate::plan::{Action, Item, Plan, Reason};
 use crate::report::{Event, Reporter};
 use crate::{Error, fsutil};
@@ -137,6 +137,8 @@ enum AdoptError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}", crate::redact::redact_text(&.0.described()))]
+    Object(crate::storage::StorageError),
     #[error("{} is larger than {MAX_MASK_BYTES} bytes: not a mask", path.display())]
     TooLarge { path: PathBuf },
     #[error("{} is not a PNG image", path.display())]
@@ -156,24 +158,59 @@ enum AdoptError {
     },
 }
 
-/// Reads the mask on disk and checks it is a PNG that fits its input; returns its record.
+/// The mask's bytes, from its file or its bucket, with the ETag a bucket gave for them.
+fn mask_bytes(step: &Step) -> Result<(Vec<u8>, Option<String>), AdoptError> {
+    let mut bytes = Vec::new();
+    let etag = match &step.output {
+        Output::File(path) => {
+            let read = |source: std::io::Error| AdoptError::Read {
+                path: path.clone(),
+                source,
+            };
+            let file = std::fs::File::open(path).map_err(|source| match source.kind() {
+                std::io::ErrorKind::NotFound => AdoptError::Missing { path: path.clone() },
+                _ => read(source),
+            })?;
+            file.take(MAX_MASK_BYTES + 1)
+                .read_to_end(&mut bytes)
+                .map_err(read)?;
+            None
+        }
+        Output::Object(cloud) => {
+            match cloud
+                .storage
+                .download_into(&cloud.object, MAX_MASK_BYTES, &mut bytes)
+            {
+                Ok((_, _, info)) => info.etag,
+                Err(e) if e.is_not_found() => {
+                    return Err(AdoptError::Missing {
+                        path: step.key.clone().into(),
+                    });
+                }
+                Err(e) => return Err(AdoptError::Object(e)),
+            }
+        }
+    };
+    if bytes.len() as u64 > MAX_MASK_BYTES {
+        return Err(AdoptError::TooLarge {
+            path: step.key.clone().into(),
+        });
+    }
+    Ok((bytes, etag))
+}
+
+/// Reads the mask (on disk or in its bucket) and checks it is a PNG that fits its input;
+/// returns its record.
 fn read_mask(step: &Step) -> Result<OutputRecord, AdoptError> {
-    let path = &step.output_path;
+    let path = &step
+        .output
+        .local_path()
+        .map_or_else(|| PathBuf::from(&step.key), Path::to_owned);
     let read = |source: std::io::Error| AdoptError::Read {
         path: path.clone(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => AdoptError::Missing { path: path.clone() },
-        _ => read(source),
-    })?;
-    let mut bytes = Vec::new();
-    file.take(MAX_MASK_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read)?;
-    if bytes.len() as u64 > MAX_MASK_BYTES {
-        return Err(AdoptError::TooLarge { path: path.clone() });
-    }
+    let (bytes, etag) = mask_bytes(step)?;
     let reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
         .with_guessed_format()
         .map_err(read)?;
@@ -208,6 +245,7 @@ fn read_mask(step: &Step) -> Result<OutputRecord, AdoptError> {
         digest: fsutil::digest_bytes(&bytes),
         width,
         height,
+        etag,
     })
 }
 

@@ -125,7 +125,7 @@ fn apply(
     let _exclusive = lock_manifest(&cli.manifest)?;
     let folders: std::collections::BTreeSet<&std::path::Path> = steps
         .iter()
-        .filter_map(|s| s.output_path.parent())
+        .filter_map(|s| s.output.local_path()?.parent())
         .chain([loaded.dir.as_path()])
         .collect();
     for folder in folders {
@@ -368,15 +368,21 @@ fn status(cli: &Cli, reporter: &mut dyn Reporter) -> Result<CommandOutcome, Erro
 
 /// Hashes inputs and existing outputs, then diffs against the lock. Remote inputs are
 /// identified by their bytes, not their URL: downloaded and hashed, unless their ETag (or
-/// Last-Modified) and size still match the lockfile's (see `observe`). An input that cannot
-/// be read fails its own image only: it is planned as unreadable, with why.
+/// Last-Modified) and size still match the lockfile's (see `observe`); masks in buckets
+/// likewise by a HEAD. An input (or a bucket's answer about a mask) that cannot be read fails
+/// its own image only: it is planned as unreadable, with why.
 fn make_plan(steps: Vec<Step>, store: &LockStore, photoshop: &manifest::PhotoshopSettings) -> Plan {
     let client = crate::observe::client();
     let mut observed = Vec::with_capacity(steps.len());
     let mut unreadable = Vec::new();
     for step in steps {
-        match crate::observe::input(&step, store.lock.images.get(&step.key), &client) {
-            Ok((input, _)) => observed.push(observe(step, input, photoshop)),
+        let locked = store.lock.images.get(&step.key);
+        let found = crate::observe::input(&step, locked, &client).and_then(|(input, _)| {
+            let output = crate::observe::output(&step, locked.and_then(|e| e.output.as_ref()))?;
+            Ok((input, output))
+        });
+        match found {
+            Ok((input, output)) => observed.push(observe(step, input, output, photoshop)),
             // The plan (and the lockfile) keep the text: the error as the user reads it.
             Err(error) => unreadable.push((step, error.to_string())),
         }
@@ -388,9 +394,9 @@ fn make_plan(steps: Vec<Step>, store: &LockStore, photoshop: &manifest::Photosho
 fn observe(
     step: Step,
     input: crate::lock::InputRecord,
+    output: Option<(u64, String)>,
     photoshop: &manifest::PhotoshopSettings,
 ) -> (Step, Observation, Desired) {
-    let output = fsutil::digest_file(&step.output_path).ok();
     let settings = engine::settings_of(&step, photoshop);
     let engine = engine::identity_of(&step, photoshop);
     let desired = Desired {

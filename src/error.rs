@@ -70,6 +70,7 @@ impl Error {
             | Error::TooManySubmits { .. }
             | Error::Io { .. }
             | Error::Prune { .. }
+            | Error::PruneObject { .. }
             | Error::Busy { .. }
             | Error::InitExists { .. }
             | Error::InitEmpty { .. }
@@ -95,14 +96,19 @@ impl Error {
             | Error::Busy { path }
             | Error::InitExists { path } => Some(Span::file(path)),
             Error::InitEmpty { dir } => Some(Span::file(dir)),
-            Error::Emulate(_) | Error::TooManySubmits { .. } | Error::AdoptUnmatched { .. } => None,
+            Error::Emulate(_)
+            | Error::TooManySubmits { .. }
+            | Error::AdoptUnmatched { .. }
+            | Error::PruneObject { .. } => None,
         }
     }
 
     /// The image (its key: the mask's path) the error is about, when it is about one.
     pub fn image(&self) -> Option<&str> {
         match self {
-            Error::Record { key, .. } | Error::Prune { key, .. } => Some(key),
+            Error::Record { key, .. }
+            | Error::Prune { key, .. }
+            | Error::PruneObject { key, .. } => Some(key),
             Error::Lock(
                 LockError::Unsafe { key, .. }
                 | LockError::Conflict { key, .. }

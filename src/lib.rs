@@ -74,6 +74,12 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// `--prune` could not check or delete an orphan's mask in a bucket.
+    #[error("{}", redact::redact_text(&source.described()))]
+    PruneObject {
+        key: String,
+        source: storage::StorageError,
+    },
     #[error("another `maskflow apply` is running on {}", path.display())]
     Busy { path: PathBuf },
     #[error("{} already exists", path.display())]
@@ -110,6 +116,7 @@ impl Error {
                 "make the folder writable, or point `output` elsewhere; no image was masked"
                     .to_owned(),
             ),
+            Error::PruneObject { source, .. } => source.hint(),
             Error::Io { .. } | Error::Prune { .. } => None,
         }
     }

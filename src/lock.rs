@@ -6,6 +6,8 @@
 pub mod journal;
 pub mod rules;
 
+pub use rules::{KeyProblem, check_object_key};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -119,7 +121,7 @@ impl InputRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputRecord {
-    /// Path relative to the manifest's folder.
+    /// Path relative to the manifest's folder, or the object's URL (`s3://bucket/key`).
     pub target: String,
     /// Size in bytes.
     pub size: u64,
@@ -127,6 +129,11 @@ pub struct OutputRecord {
     pub digest: String,
     pub width: u32,
     pub height: u32,
+    /// Masks written to a bucket: the ETag (or generation/version) the store gave them.
+    /// While a HEAD answers the same, `plan` knows nobody replaced the mask without
+    /// downloading it, and `apply --prune` may delete it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 /// The job that made (or failed to make) the mask.
@@ -537,6 +544,7 @@ pub(crate) mod tests {
             digest: "blake3:00".into(),
             width: 1,
             height: 1,
+            etag: None,
         });
         lock.images
             .insert("photos/rocket.jpg".into(), hostile.clone());

@@ -4,8 +4,8 @@
 //! digest stands. Otherwise its bytes are streamed through the hash, never kept.
 
 use crate::http;
-use crate::lock::{InputRecord, LockEntry};
-use crate::manifest::{CloudInput, Input, Step};
+use crate::lock::{InputRecord, LockEntry, OutputRecord};
+use crate::manifest::{CloudInput, Input, Output, Step};
 use crate::redact::{SecretUrl, redact_text};
 use crate::remote::{self, MAX_DOWNLOAD_BYTES, RemoteError};
 use crate::{fsutil, storage};
@@ -93,6 +93,39 @@ fn object_input(
     record.etag = got.etag;
     record.last_modified = got.last_modified;
     Ok((record, Seen::Hashed))
+}
+
+/// What is at `step`'s output now: its size and digest, or `None` when nothing is there. A
+/// mask in a bucket is asked about with a HEAD; while its ETag and size are the ones
+/// recorded when maskflow wrote it, the recorded digest stands and nothing is downloaded.
+/// A local file that cannot be read counts as missing, as it always has.
+pub fn output(
+    step: &Step,
+    recorded: Option<&OutputRecord>,
+) -> Result<Option<(u64, String)>, ObserveError> {
+    let cloud = match &step.output {
+        Output::File(path) => return Ok(fsutil::digest_file(path).ok()),
+        Output::Object(cloud) => cloud,
+    };
+    let Some(info) = cloud
+        .storage
+        .head(&cloud.object)
+        .map_err(ObserveError::Object)?
+    else {
+        return Ok(None);
+    };
+    if let Some(recorded) = recorded.filter(|r| r.target == step.key)
+        && recorded.etag.is_some()
+        && recorded.etag == info.etag
+        && recorded.size == info.size
+    {
+        return Ok(Some((recorded.size, recorded.digest.clone())));
+    }
+    let (size, digest, _) = cloud
+        .storage
+        .download_into(&cloud.object, MAX_DOWNLOAD_BYTES, &mut std::io::sink())
+        .map_err(ObserveError::Object)?;
+    Ok(Some((size, digest)))
 }
 
 /// A conditional GET: `If-None-Match` with the recorded ETag (or `If-Modified-Since` with

@@ -361,7 +361,7 @@ mod tests {
             key: key.into(),
             input_source: format!("in/{key}"),
             input: crate::manifest::Input::Local(format!("in/{key}").into()),
-            output_path: key.into(),
+            output: crate::manifest::Output::File(key.into()),
             mask: MaskMode::Soft,
             engine: EngineKind::Local,
             mask_url: None,
@@ -415,6 +415,7 @@ mod tests {
                 digest: output.into(),
                 width: 1,
                 height: 1,
+                etag: None,
             }),
             job: JobRecord {
                 id: "j".into(),

@@ -46,6 +46,8 @@ pub enum Kept {
     Input,
     /// It is a folder or another kind of non-file.
     NotAFile,
+    /// It is in a bucket, outside every folder the manifest's outputs now write to.
+    OutsideOutputs,
 }
 
 impl Kept {
@@ -56,6 +58,9 @@ impl Kept {
             Kept::Symlink => "it is reached through a symlink, which prune never follows",
             Kept::Input => "an image of the manifest uses it as its input",
             Kept::NotAFile => "it is not a regular file",
+            Kept::OutsideOutputs => {
+                "it is in a bucket folder that no output of the manifest writes to any more"
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 use crate::engine::cutout::Rendered;
 use crate::engine::{DecodeLimits, Engine};
 use crate::lock::{InputRecord, OutputRecord};
-use crate::manifest::{Input, Step};
+use crate::manifest::{Input, Output, Step};
 use crate::{fsutil, remote};
 
 use super::error::StepError;
@@ -64,20 +64,30 @@ pub(super) fn write_rendered(
 ) -> Result<Done, StepError> {
     let png = rendered.encode_png()?;
     let (width, height) = rendered.dimensions();
-    folders
-        .write(&step.output_path, &png)
-        .map_err(|source| StepError::WriteMask {
-            key: step.key.clone(),
-            source,
-        })?;
+    let size = png.len() as u64;
+    let digest = fsutil::digest_bytes(&png);
+    let etag = match &step.output {
+        Output::File(path) => {
+            folders
+                .write(path, &png)
+                .map_err(|source| StepError::WriteMask {
+                    key: step.key.clone(),
+                    source,
+                })?;
+            None
+        }
+        // A store makes an object visible whole or not at all, as the rename does for files.
+        Output::Object(cloud) => cloud.storage.put(&cloud.object, png)?.etag,
+    };
     Ok(Done {
         input,
         output: OutputRecord {
             target: step.key.clone(),
-            size: png.len() as u64,
-            digest: fsutil::digest_bytes(&png),
+            size,
+            digest,
             width,
             height,
+            etag,
         },
     })
 }

@@ -27,13 +27,13 @@ use image::GrayImage;
 use crate::Error;
 use crate::engine::DecodeLimits;
 use crate::lock::{InputRecord, JobRecord, LockEntry, LockStore, OutputRecord};
-use crate::manifest::{EngineKind, PhotoshopSettings, Step};
+use crate::manifest::{EngineKind, Input, Output, PhotoshopSettings, Step};
 use crate::plan::{Action, Desired, Plan};
 use crate::report::{Event, Reporter};
 use crate::storage::StorageSettings;
 
 use engines::load_engines;
-use record::{remove_orphan, report_held};
+use record::{PruneScope, remove_orphan, report_held};
 use scheduler::run_pool;
 use select::{Selection, select};
 
@@ -120,13 +120,7 @@ pub fn apply(
     let started = Instant::now();
     let mut summary = Summary::default();
     // Every input of the manifest, selected or not, is off limits to prune.
-    let inputs = options.prune.then(|| {
-        prune::Inputs::new(
-            plan.items
-                .iter()
-                .filter_map(|item| item.step.as_ref()?.input.local_path()),
-        )
-    });
+    let prune_scope = options.prune.then(|| prune_scope(&plan, options));
     let Selection {
         work,
         orphans,
@@ -145,7 +139,8 @@ pub fn apply(
     }
     // Before any engine runs or anything is deleted: a folder that cannot take the masks
     // would otherwise be found after paying for them.
-    let folders = folders::OutputFolders::open(work.iter().map(|w| w.step.output_path.as_path()))?;
+    let folders =
+        folders::OutputFolders::open(work.iter().filter_map(|w| w.step.output.local_path()))?;
     let engines = load_engines(&work, options)?;
     let submit_share = options
         .shard
@@ -159,7 +154,7 @@ pub fn apply(
             &key,
             store,
             manifest_dir,
-            inputs.as_ref(),
+            prune_scope.as_ref(),
             &mut summary,
             reporter,
         )?;
@@ -192,6 +187,26 @@ pub fn apply(
     summary.seconds = started.elapsed().as_secs_f64();
     reporter.report(Event::Summary(&summary));
     Ok(summary)
+}
+
+/// What `--prune` must not touch (every input of the manifest, selected or not), and the
+/// bucket folders its outputs write to.
+fn prune_scope(plan: &Plan, options: &Options) -> PruneScope {
+    let steps = || plan.items.iter().filter_map(|item| item.step.as_ref());
+    PruneScope {
+        files: prune::Inputs::new(steps().filter_map(|step| step.input.local_path())),
+        objects: prune::Objects::new(
+            steps().filter_map(|step| match &step.input {
+                Input::Object(cloud) => Some(cloud.object.to_string()),
+                _ => None,
+            }),
+            steps().filter_map(|step| match &step.output {
+                Output::Object(cloud) => Some(cloud.root.clone()),
+                Output::File(_) => None,
+            }),
+            crate::storage::Storage::new(&options.storage),
+        ),
+    }
 }
 
 fn now() -> String {

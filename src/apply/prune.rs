@@ -1,12 +1,17 @@
 //! `apply --prune`: deleting the mask an orphaned entry recorded, and nothing else. The
 //! entry's key already passed the lockfile's rules (relative, normalized, a `.png`, its
 //! target); here the file itself must still be what maskflow wrote, must be no input of
-//! the manifest, and must be reached without following any symlink.
+//! the manifest, and must be reached without following any symlink. A mask in a bucket must
+//! still have the ETag and size recorded when maskflow wrote it, must be no input, and must
+//! lie under a folder an output of the manifest still writes to: a lockfile from a pull
+//! request cannot point prune at any other object.
 
 use std::collections::HashSet;
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
 
+use crate::lock::OutputRecord;
+use crate::storage::{ObjectUrl, Storage, StorageError};
 use crate::summary::Kept;
 
 pub enum Pruned {
@@ -31,6 +36,70 @@ impl Inputs {
             .collect();
         Self { ids }
     }
+}
+
+/// What prune may touch in buckets: the manifest's cloud inputs are off limits, and only
+/// objects under the folders its outputs write to (`CloudOutput::root`) are candidates.
+pub struct Objects {
+    inputs: HashSet<String>,
+    roots: Vec<String>,
+    storage: Storage,
+}
+
+impl Objects {
+    pub fn new(
+        inputs: impl IntoIterator<Item = String>,
+        roots: impl IntoIterator<Item = String>,
+        storage: Storage,
+    ) -> Self {
+        Self {
+            inputs: inputs.into_iter().collect(),
+            roots: roots.into_iter().collect(),
+            storage,
+        }
+    }
+}
+
+/// Deletes the object `output` recorded if it lies under one of the manifest's output folders,
+/// is no input, and the store still gives the ETag and size recorded (or, where either side
+/// has no ETag, the same bytes). Between that check and the delete another writer could replace it:
+/// object stores offer no conditional delete that `object_store` exposes.
+pub fn prune_object(
+    object: &ObjectUrl,
+    output: &OutputRecord,
+    scope: &Objects,
+) -> Result<Pruned, StorageError> {
+    let url = object.to_string();
+    if !scope
+        .roots
+        .iter()
+        .any(|root| url.starts_with(root.as_str()))
+    {
+        return Ok(Pruned::Kept(Kept::OutsideOutputs));
+    }
+    if scope.inputs.contains(&url) {
+        return Ok(Pruned::Kept(Kept::Input));
+    }
+    let Some(info) = scope.storage.head(object)? else {
+        return Ok(Pruned::Missing);
+    };
+    // Without an ETag on both sides (a store that sends none), the bytes decide.
+    let unchanged = info.size == output.size
+        && match (&output.etag, &info.etag) {
+            (Some(then), Some(now)) => then == now,
+            _ => {
+                let (_, digest, _) =
+                    scope
+                        .storage
+                        .download_into(object, output.size, &mut std::io::sink())?;
+                digest == output.digest
+            }
+        };
+    if !unchanged {
+        return Ok(Pruned::Kept(Kept::Modified));
+    }
+    scope.storage.delete(object)?;
+    Ok(Pruned::Deleted(PathBuf::from(url)))
 }
 
 #[cfg(unix)]

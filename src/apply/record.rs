@@ -9,6 +9,7 @@ use crate::lock::{JobRecord, JobState, LockEntry, LockStore, Origin};
 use crate::manifest::{RetouchPolicy, Step};
 use crate::plan::Action;
 use crate::report::{Event, Reporter};
+use crate::storage::ObjectUrl;
 use crate::summary::Kept;
 
 use super::{Message, Outcome, Replaced, Summary, Work, now, prune};
@@ -41,13 +42,19 @@ pub(super) fn report_held(
     }
 }
 
-/// Drops an orphaned entry; with `--prune` (`inputs` given), deletes its mask if that is
-/// safe (see `prune`).
+/// What `--prune` may delete: files that are no input, objects under the outputs' folders.
+pub(super) struct PruneScope {
+    pub files: prune::Inputs,
+    pub objects: prune::Objects,
+}
+
+/// Drops an orphaned entry; with `--prune` (`scope` given), deletes its mask if that is safe
+/// (see `prune`).
 pub(super) fn remove_orphan(
     key: &str,
     store: &mut LockStore,
     manifest_dir: &Path,
-    inputs: Option<&prune::Inputs>,
+    scope: Option<&PruneScope>,
     summary: &mut Summary,
     reporter: &mut dyn Reporter,
 ) -> Result<(), Error> {
@@ -57,17 +64,28 @@ pub(super) fn remove_orphan(
     summary.removed += 1;
     let mut deleted = None;
     let mut kept = None;
-    if let (Some(_), Some(_), Origin::Manual) = (inputs, &entry.output, entry.origin) {
+    if let (Some(_), Some(_), Origin::Manual) = (scope, &entry.output, entry.origin) {
         // An adopted mask is a person's decision, whatever its digest says.
         kept = Some(Kept::Manual);
-    } else if let (Some(inputs), Some(output)) = (inputs, &entry.output) {
-        let pruned = prune::prune(manifest_dir, &output.target, &output.digest, inputs).map_err(
-            |source| Error::Prune {
-                key: key.to_owned(),
-                path: manifest_dir.join(&output.target),
-                source,
-            },
-        )?;
+    } else if let (Some(scope), Some(output)) = (scope, &entry.output) {
+        let pruned = match ObjectUrl::parse(&output.target) {
+            Some(Ok(object)) => {
+                prune::prune_object(&object, output, &scope.objects).map_err(|source| {
+                    Error::PruneObject {
+                        key: key.to_owned(),
+                        source,
+                    }
+                })?
+            }
+            // The lockfile's rules refuse a target that is neither a path nor an object URL.
+            Some(Err(_)) => prune::Pruned::Missing,
+            None => prune::prune(manifest_dir, &output.target, &output.digest, &scope.files)
+                .map_err(|source| Error::Prune {
+                    key: key.to_owned(),
+                    path: manifest_dir.join(&output.target),
+                    source,
+                })?,
+        };
         match pruned {
             prune::Pruned::Deleted(path) => {
                 summary.pruned += 1;

@@ -189,16 +189,18 @@ impl Lane {
 }
 
 /// A preview of the mask an update is about to overwrite, for the report's before/after.
-/// Only previews are kept (a few KB each), never the full mask.
+/// Only previews are kept (a few KB each), never the full mask. Masks in a bucket get none:
+/// that would cost a download of each before it is replaced.
 pub(super) fn previous_mask(work: &Work) -> Option<GrayImage> {
-    if !matches!(work.action, Action::Update { .. }) || !work.step.output_path.is_file() {
+    let path = work.step.output.local_path()?;
+    if !matches!(work.action, Action::Update { .. }) || !path.is_file() {
         return None;
     }
-    thumbnail::mask_file(&work.step.output_path).ok()
+    thumbnail::mask_file(path).ok()
 }
 
 pub(super) fn compare_masks(step: &Step, previous: GrayImage) -> Option<Replaced> {
-    let current = thumbnail::mask_file(&step.output_path).ok()?;
+    let current = thumbnail::mask_file(step.output.local_path()?).ok()?;
     let changed = thumbnail::changed_share(&previous, &current);
     Some(Replaced { previous, changed })
 }

@@ -53,7 +53,7 @@ fn a_panicking_image_fails_alone_and_the_others_finish() {
             let digest = fsutil::digest_bytes(name.as_bytes());
             Work {
                 step: Step {
-                    output_path: dir.path().join(&key),
+                    output: crate::manifest::Output::File(dir.path().join(&key)),
                     key,
                     input_source: input_source.clone(),
                     input: Input::Local(input),
@@ -84,7 +84,8 @@ fn a_panicking_image_fails_alone_and_the_others_finish() {
         })
         .collect();
     let folders =
-        folders::OutputFolders::open(work.iter().map(|w| w.step.output_path.as_path())).unwrap();
+        folders::OutputFolders::open(work.iter().filter_map(|w| w.step.output.local_path()))
+            .unwrap();
     let engines = Engines {
         local: Some(&ENGINE),
         photoshop: None,

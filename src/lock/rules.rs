@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::LockEntry;
+use crate::storage::ObjectUrl;
 
 /// Why an entry cannot be one maskflow wrote, phrased to follow "entry `key` ".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +32,10 @@ pub enum KeyProblem {
         link.to_string_lossy().escape_debug()
     )]
     SymlinkOut { link: PathBuf },
+    #[error("has an empty, `.` or `..` part in its object key")]
+    ObjectKeyParts,
+    #[error("is not an object URL: {expected}")]
+    NotAnObject { expected: &'static str },
 }
 
 /// Whether an entry (its key and its target) can be one maskflow wrote.
@@ -48,12 +53,22 @@ pub fn check_entry(key: &str, entry: &LockEntry) -> Result<(), KeyProblem> {
 
 /// A key is the mask's path relative to the manifest's folder, exactly as maskflow
 /// normalizes it: relative, `/`-separated, no empty, `.` or `..` parts, ending in `.png`.
+/// A mask written to a bucket is keyed by its object URL, whose key follows the same rules.
 pub fn check_key(key: &str) -> Result<(), KeyProblem> {
     if key.is_empty() {
         return Err(KeyProblem::Empty);
     }
     if key.contains('\0') {
         return Err(KeyProblem::Nul);
+    }
+    match ObjectUrl::parse(key) {
+        Some(Ok(object)) => return check_object_key(&object),
+        Some(Err(e)) => {
+            return Err(KeyProblem::NotAnObject {
+                expected: e.expected,
+            });
+        }
+        None => {}
     }
     if key.starts_with('/') || Path::new(key).is_absolute() || has_drive_prefix(key) {
         return Err(KeyProblem::Absolute);
@@ -69,6 +84,25 @@ pub fn check_key(key: &str) -> Result<(), KeyProblem> {
             }
             _ => {}
         }
+    }
+    if !key.to_ascii_lowercase().ends_with(".png") {
+        return Err(KeyProblem::NotPng);
+    }
+    Ok(())
+}
+
+/// An object a mask may be written to: its key is `/`-separated, without empty, `.` or `..`
+/// parts (which some stores normalize away and others keep), and ends in `.png`.
+pub fn check_object_key(object: &ObjectUrl) -> Result<(), KeyProblem> {
+    let key = object.key();
+    if key.contains('\0') {
+        return Err(KeyProblem::Nul);
+    }
+    if key.contains('\\') {
+        return Err(KeyProblem::Backslash);
+    }
+    if key.split('/').any(|part| matches!(part, "" | "." | "..")) {
+        return Err(KeyProblem::ObjectKeyParts);
     }
     if !key.to_ascii_lowercase().ends_with(".png") {
         return Err(KeyProblem::NotPng);
@@ -109,6 +143,9 @@ impl Root {
         let Some(root) = &self.canonical else {
             return Ok(());
         };
+        if ObjectUrl::parse(key).is_some() {
+            return Ok(());
+        }
         match crate::fsutil::symlink_escape(&self.dir, root, key) {
             Some(link) => Err(KeyProblem::SymlinkOut { link }),
             None => Ok(()),
@@ -122,7 +159,14 @@ mod tests {
 
     #[test]
     fn keys_are_relative_normalized_pngs() {
-        for good in ["a.png", "masks/a.png", "masks/deep/A.PNG", "masks/..a.png"] {
+        for good in [
+            "a.png",
+            "masks/a.png",
+            "masks/deep/A.PNG",
+            "masks/..a.png",
+            "s3://bucket/masks/a.png",
+            "az://account/container/a.png",
+        ] {
             assert_eq!(check_key(good), Ok(()), "{good}");
         }
         let bad = [
@@ -137,6 +181,10 @@ mod tests {
             ("masks/a.png/", "normalized"),
             ("photos/rocket.jpg", ".png"),
             ("masks/a\0.png", "NUL"),
+            ("s3://bucket/masks/../a.png", "`..` part"),
+            ("s3://bucket/masks//a.png", "empty"),
+            ("gs://bucket/masks/a.jpg", ".png"),
+            ("az://account/container", "object URL"),
         ];
         for (key, why) in bad {
             let error = check_key(key).unwrap_err();
@@ -153,6 +201,7 @@ mod tests {
             digest: "blake3:00".into(),
             width: 1,
             height: 1,
+            etag: None,
         });
         assert!(
             check_entry("masks/a.png", &entry)

@@ -10,6 +10,7 @@ use super::templates::{ImageValues, TemplateError, Templates};
 use super::{
     Diagnostic, EngineKind, Loaded, ManifestError, MaskMode, Pos, RetouchPolicy, Warning, yaml,
 };
+use crate::lock::KeyProblem;
 use crate::models::ModelSpec;
 use crate::redact::SecretUrl;
 use crate::storage::{Method, ObjectInfo, ObjectUrl, Storage};
@@ -25,8 +26,8 @@ pub struct Step {
     /// or a URL without its query string.
     pub input_source: String,
     pub input: Input,
-    /// The mask on disk.
-    pub output_path: PathBuf,
+    /// Where the mask is written.
+    pub output: Output,
     pub mask: MaskMode,
     pub engine: EngineKind,
     /// `photoshop`/`sensei`: where the service writes the mask.
@@ -58,6 +59,46 @@ impl Input {
             Input::Local(path) => Some(path),
             Input::Remote(_) | Input::Object(_) => None,
         }
+    }
+}
+
+/// Where a mask is written: a file inside the manifest's folder, or a cloud object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    File(PathBuf),
+    Object(CloudOutput),
+}
+
+impl Output {
+    pub fn local_path(&self) -> Option<&Path> {
+        match self {
+            Output::File(path) => Some(path),
+            Output::Object(_) => None,
+        }
+    }
+}
+
+/// A mask written to a bucket. `root` is the literal start of the output template that made
+/// it (`s3://bucket/masks/` for `s3://bucket/masks/{{ stem }}.png`): `apply --prune` deletes
+/// an orphaned object only under a root the manifest still writes to.
+#[derive(Clone)]
+pub struct CloudOutput {
+    pub object: ObjectUrl,
+    pub root: String,
+    pub storage: Arc<Storage>,
+}
+
+impl PartialEq for CloudOutput {
+    fn eq(&self, other: &Self) -> bool {
+        self.object == other.object && self.root == other.root
+    }
+}
+
+impl Eq for CloudOutput {}
+
+impl std::fmt::Debug for CloudOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CloudOutput({})", self.object)
     }
 }
 
@@ -258,7 +299,9 @@ impl<'a> Expansion<'a> {
                     return;
                 }
             };
-            let Some(key) = self.check_output(&rendered, &output_pointer, &input) else {
+            let Some((key, output)) =
+                self.check_output(&rendered, &output_template, &output_pointer, &input)
+            else {
                 continue;
             };
             let (mask_url, mask_read_url) = if sensei {
@@ -303,7 +346,7 @@ impl<'a> Expansion<'a> {
                 self.from_glob.insert(key.clone());
             }
             self.steps.push(Step {
-                output_path: self.loaded.dir.join(&key),
+                output,
                 key,
                 input_source,
                 input,
@@ -609,10 +652,19 @@ impl<'a> Expansion<'a> {
         )
     }
 
-    /// Validates a rendered output path and returns its normalized key.
-    fn check_output(&mut self, rendered: &str, pointer: &str, input: &Input) -> Option<String> {
-        // `s3://b/m.png` is a valid relative path (a folder named `s3:`); a user who wrote it
-        // wants a bucket, which would silently not get the mask.
+    /// Validates a rendered output and returns its key (the lockfile's) and where it goes.
+    fn check_output(
+        &mut self,
+        rendered: &str,
+        template: &str,
+        pointer: &str,
+        input: &Input,
+    ) -> Option<(String, Output)> {
+        if let Some(object) = ObjectUrl::parse(rendered) {
+            return self.check_cloud_output(object, template, pointer, input);
+        }
+        // `https://h/m.png` is a valid relative path (a folder named `https:`); a user who
+        // wrote it wants it uploaded, which would silently not happen.
         if let Some((scheme, _)) = rendered.split_once("://")
             && !scheme.is_empty()
             && scheme
@@ -621,10 +673,10 @@ impl<'a> Expansion<'a> {
         {
             self.problem_at(
                 pointer,
-                &format!("output `{rendered}` is a URL, and outputs are local files"),
+                &format!("output `{rendered}` is a URL maskflow cannot write to"),
                 Some(
-                    "writing masks to a bucket is not supported yet: write them to a folder and \
-                     sync it with the cloud's own tool after `apply`",
+                    "outputs are files inside the manifest's folder or objects in a bucket: \
+                     s3://BUCKET/KEY, az://ACCOUNT/CONTAINER/BLOB or gs://BUCKET/KEY",
                 ),
             );
             return None;
@@ -679,7 +731,49 @@ impl<'a> Expansion<'a> {
             );
             return None;
         }
-        Some(key)
+        Some((key, Output::File(output)))
+    }
+
+    /// An output in a bucket: a normalized key ending in `.png`, not its own input.
+    fn check_cloud_output(
+        &mut self,
+        object: Result<ObjectUrl, crate::storage::ObjectUrlError>,
+        template: &str,
+        pointer: &str,
+        input: &Input,
+    ) -> Option<(String, Output)> {
+        let object = match object {
+            Ok(object) => object,
+            Err(e) => {
+                self.problem_at(pointer, &e.to_string(), None);
+                return None;
+            }
+        };
+        let key = object.to_string();
+        if let Err(why) = crate::lock::check_object_key(&object) {
+            let why = match why {
+                KeyProblem::NotPng => "must end in .png: masks are written as PNG".to_owned(),
+                why => why.to_string(),
+            };
+            let shown = shorten(&key.escape_debug().to_string());
+            self.problem_at(pointer, &format!("output `{shown}` {why}"), None);
+            return None;
+        }
+        if matches!(input, Input::Object(cloud) if cloud.object == object) {
+            self.problem_at(
+                pointer,
+                &format!("output `{key}` would overwrite its own input"),
+                None,
+            );
+            return None;
+        }
+        let root = literal_root(template).unwrap_or_else(|| object.bucket() + "/");
+        let output = Output::Object(CloudOutput {
+            object,
+            root,
+            storage: self.storage.clone(),
+        });
+        Some((key, output))
     }
 
     /// The first symlink on the way to `key` that resolves outside the manifest's folder.
@@ -771,6 +865,21 @@ fn value_len(text: &str, pos: Pos) -> usize {
         .lines()
         .next()
         .map_or(1, |l| l.trim_end().len().max(1))
+}
+
+/// The part of an output template before its first placeholder, cut back to a whole `/`
+/// segment: the folder every mask it makes lands in. `None` if that is not an object URL.
+fn literal_root(template: &str) -> Option<String> {
+    let literal = template.split("{{").next().unwrap_or_default();
+    let literal = literal.split("{%").next().unwrap_or_default();
+    let folder = &literal[..literal.rfind('/').map_or(0, |i| i + 1)];
+    match ObjectUrl::parse(folder.trim_end_matches('/'))? {
+        Ok(object) => Some(format!("{object}/")),
+        // `s3://bucket/`: the whole bucket.
+        Err(_) => ObjectUrl::parse(&format!("{folder}x"))?
+            .ok()
+            .map(|object| object.bucket() + "/"),
+    }
 }
 
 fn is_url(rendered: &str) -> bool {
@@ -882,6 +991,34 @@ fn same_file(a: &Path, b: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_output_templates_root_is_its_literal_folder() {
+        let root = |t: &str| literal_root(t);
+        assert_eq!(
+            root("s3://b/masks/{{ stem }}.png").as_deref(),
+            Some("s3://b/masks/")
+        );
+        assert_eq!(
+            root("s3://b/masks/sub{{ dir }}/{{ stem }}.png").as_deref(),
+            Some("s3://b/masks/")
+        );
+        assert_eq!(root("gs://b/{{ stem }}.png").as_deref(), Some("gs://b/"));
+        assert_eq!(
+            root("az://acct/container/{{ stem }}.png").as_deref(),
+            Some("az://acct/container/")
+        );
+        assert_eq!(
+            root("az://acct/cont{{ x }}/{{ stem }}.png").as_deref(),
+            None,
+            "no whole container: the caller falls back to the rendered one"
+        );
+        assert_eq!(root("{{ vars.bucket }}/masks/{{ stem }}.png"), None);
+        assert_eq!(
+            root("s3://b/masks/fixed.png").as_deref(),
+            Some("s3://b/masks/")
+        );
+    }
 
     #[test]
     fn keys_are_normalized_and_kept_inside() {

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use expand::expand;
-pub use expand::{CloudInput, Input, Step};
+pub use expand::{CloudInput, CloudOutput, Input, Output, Step};
 pub use glob::SkippedName;
 pub use model::{
     CredentialVars, DEFAULT_MAX_PIXELS, DEFAULT_OUTPUT, Defaults, EmbeddedModel, EngineKind,

@@ -83,7 +83,8 @@ pub enum VarValue {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
-    /// Where each mask is written, relative to the manifest's folder (a template).
+    /// Where each mask is written (a template): a path relative to the manifest's folder, or
+    /// an object in a bucket (`s3://BUCKET/KEY`, `az://ACCOUNT/CONTAINER/BLOB`, `gs://BUCKET/KEY`).
     /// Per-image values: `name`, `path`, `dir`, `stem`, `ext`; plus `vars` and `env("NAME")`.
     #[serde(default = "default_output")]
     pub output: String,

@@ -91,7 +91,7 @@ pub fn from_plan(plan: &Plan, lock: &Lockfile) -> Vec<Card> {
                     .map(|s| s.input_source.clone())
                     .or_else(|| lock.images.get(&item.key).map(|e| e.input.source.clone())),
                 input_path: step.and_then(|s| s.input.local_path().map(Path::to_owned)),
-                mask_path: step.map(|s| s.output_path.clone()),
+                mask_path: step.and_then(|s| s.output.local_path().map(Path::to_owned)),
                 engine,
                 model,
                 state: state.to_owned(),
