@@ -212,3 +212,99 @@ fn an_output_object_that_is_not_a_png_key_is_refused_at_its_line() {
     assert!(said.contains("maskflow.yaml:4:"), "{said}");
     assert!(said.contains("`..`"), "{said}");
 }
+
+#[test]
+fn a_large_mask_goes_up_in_parts() {
+    let s3 = S3::start();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // A cutout keeps every colour: noise does not compress, so its PNG is above the 16 MiB
+    // where uploads switch to multipart.
+    let (width, height) = (2400u32, 2000u32);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let noise = image::RgbImage::from_fn(width, height, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let [r, g, b, ..] = state.to_le_bytes();
+        image::Rgb([r, g, b])
+    });
+    std::fs::create_dir(root.join("photos")).unwrap();
+    noise.save(root.join("photos/noise.png")).unwrap();
+    let images = "  - input: photos/noise.png\n    output_kind: cutout\n    output: \"s3://maskflow/cutouts/{{ stem }}.png\"\n";
+    write(root, "maskflow.yaml", &manifest(&s3, images));
+
+    let output = run_json(root, &s3, &["apply"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let uploaded = std::fs::read(s3.object("cutouts/noise.png")).unwrap();
+    assert!(
+        uploaded.len() > 16 * 1024 * 1024,
+        "{} bytes",
+        uploaded.len()
+    );
+    let lock = lockfile(root);
+    let recorded = &lock["images"]["s3://maskflow/cutouts/noise.png"]["output"];
+    assert_eq!(
+        recorded["digest"],
+        format!("blake3:{}", blake3::hash(&uploaded).to_hex()).as_str()
+    );
+    assert_eq!(recorded["size"].as_u64(), Some(uploaded.len() as u64));
+    let parts = s3.log().matches("partNumber=").count();
+    assert!(parts >= 2, "{parts} parts uploaded");
+    let cutout = image::load_from_memory(&uploaded).unwrap();
+    assert_eq!((cutout.width(), cutout.height()), (width, height));
+}
+
+#[test]
+fn azure_masks_go_to_the_container_and_prune_removes_them() {
+    use common::azurite::{Azurite, KEY};
+    let azurite = Azurite::start();
+    azurite.create_container("masks");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir(root.join("photos")).unwrap();
+    for name in ["horse.png", "camera.png"] {
+        std::fs::copy(photo(name), root.join("photos").join(name)).unwrap();
+    }
+    let manifest = |glob: &str| {
+        format!(
+            "version: 1\nstorage:\n  azure: {{endpoint: \"{}\"}}\nimages:\n  - glob: \"{glob}\"\n    output: \"az://devstoreaccount1/masks/{{{{ stem }}}}.png\"\n",
+            azurite.endpoint
+        )
+    };
+    let blob_status = |name: &str| {
+        let sas = azurite.container_sas("masks", "r");
+        let url = format!("{}/masks/{name}?{sas}", azurite.endpoint);
+        maskflow::http::Client::new(std::time::Duration::from_secs(30))
+            .send(maskflow::http::Request::get(&url))
+            .unwrap()
+            .status()
+    };
+    let env = [("AZURE_STORAGE_ACCOUNT_KEY", KEY)];
+    let run = |args: &[&str]| {
+        Test::in_dir(root)
+            .args(args)
+            .args(["--format", "json"])
+            .envs(env)
+            .output()
+    };
+    write(root, "maskflow.yaml", &manifest("photos/*.png"));
+    let output = run(&["apply"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(blob_status("horse.png"), 200);
+    assert_eq!(blob_status("camera.png"), 200);
+    let lock = lockfile(root);
+    let recorded = &lock["images"]["az://devstoreaccount1/masks/horse.png"]["output"];
+    assert!(recorded["etag"].as_str().is_some(), "{recorded}");
+    let items = plan_items(&run(&["plan"]));
+    assert!(
+        items.iter().all(|i| i["action"] == "unchanged"),
+        "{items:?}"
+    );
+
+    write(root, "maskflow.yaml", &manifest("photos/horse.png"));
+    let output = run(&["apply", "--prune"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(blob_status("camera.png"), 404);
+    assert_eq!(blob_status("horse.png"), 200);
+}
