@@ -135,7 +135,19 @@ fn apply(
         })?;
     }
     let mut store = LockStore::open(&loaded.lock_path(), &loaded.dir)?;
-    let plan = make_plan(steps, &store, &loaded.manifest.photoshop);
+    // Other shards' inputs need not be read (changed remote ones downloaded) to be left out.
+    let (steps, other_shards) = match args.shard {
+        Some(shard) => steps
+            .into_iter()
+            .partition(|step| shard.contains(&step.key)),
+        None => (steps, Vec::new()),
+    };
+    let mut plan = make_plan(steps, &store, &loaded.manifest.photoshop);
+    if let Some(shard) = args.shard {
+        // Lock entries of the other shards, which the steps left out, are not orphans.
+        plan.items.retain(|item| shard.contains(&item.key));
+    }
+    plan.other_shards = other_shards;
     let options = apply::Options {
         jobs: args.jobs.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZero::get)

@@ -149,6 +149,9 @@ pub struct Plan {
     pub items: Vec<Item>,
     /// With `--shard` and the `photoshop` engine: the submission quota the shard keeps to.
     pub submit_share: Option<crate::shard::share::SubmitShare>,
+    /// `apply --shard`: the other shards' steps, neither observed (a bucket's changed objects
+    /// are downloaded by their own shard only) nor run; their inputs stay off limits to prune.
+    pub other_shards: Vec<Step>,
 }
 
 impl Plan {
@@ -266,6 +269,7 @@ pub fn diff_with_unreadable(
     Plan {
         items,
         submit_share: None,
+        other_shards: Vec::new(),
     }
 }
 
@@ -569,6 +573,7 @@ mod tests {
                 origin: Some(Origin::Generated),
             }],
             submit_share: None,
+            other_shards: Vec::new(),
         };
         assert!(!plan.has_changes() && !plan.has_conflicts() && !plan.has_refusals());
         assert_eq!(plan.counts().kept, 1);

@@ -308,3 +308,51 @@ fn azure_masks_go_to_the_container_and_prune_removes_them() {
     assert_eq!(blob_status("camera.png"), 404);
     assert_eq!(blob_status("horse.png"), 200);
 }
+
+#[test]
+fn a_shard_downloads_only_its_own_changed_objects() {
+    let s3 = S3::start();
+    let names = ["horse.png", "camera.png", "coffee.png", "astronaut.png"];
+    for name in names {
+        s3.put_file(&format!("photos/{name}"), &photo(name));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let images = format!("  - glob: \"s3://maskflow/photos/*.png\"\n{MASKS}");
+    write(root, "maskflow.yaml", &manifest(&s3, &images));
+    let output = run_json(root, &s3, &["apply"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+
+    // Every photo replaced: each shard downloads its own (once to plan, once to mask).
+    for (name, other) in names.iter().zip(names.iter().rev()) {
+        s3.put_file(&format!("photos/{name}"), &photo(other));
+    }
+    // Shards run apart (CI jobs) and each writes a lockfile of its own entries: each starts
+    // from the committed one.
+    let locked = std::fs::read(root.join("maskflow.lock")).unwrap();
+    let mut updated = 0;
+    for shard in ["1/2", "2/2"] {
+        std::fs::write(root.join("maskflow.lock"), &locked).unwrap();
+        let before = s3.object_gets();
+        let output = run_json(root, &s3, &["apply", "--shard", shard]);
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+        let summary = summary(&events(&output));
+        let mine = summary["updated"].as_u64().unwrap() as usize;
+        assert_eq!(
+            summary["skipped"].as_u64().unwrap() as usize,
+            names.len() - mine
+        );
+        assert_eq!(
+            s3.object_gets() - before,
+            2 * mine,
+            "shard {shard}: {}",
+            s3.log()
+                .lines()
+                .filter(|l| l.contains("method: GET"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        updated += mine;
+    }
+    assert_eq!(updated, names.len());
+}

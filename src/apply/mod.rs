@@ -192,7 +192,12 @@ pub fn apply(
 /// What `--prune` must not touch (every input of the manifest, selected or not), and the
 /// bucket folders its outputs write to.
 fn prune_scope(plan: &Plan, options: &Options) -> PruneScope {
-    let steps = || plan.items.iter().filter_map(|item| item.step.as_ref());
+    let steps = || {
+        plan.items
+            .iter()
+            .filter_map(|item| item.step.as_ref())
+            .chain(&plan.other_shards)
+    };
     PruneScope {
         files: prune::Inputs::new(steps().filter_map(|step| step.input.local_path())),
         objects: prune::Objects::new(

@@ -32,6 +32,7 @@ pub(super) fn select(
     // Masks someone else wrote, which this run leaves alone.
     let mut held = Vec::new();
     let mut unreadable = Vec::new();
+    summary.skipped += plan.other_shards.len();
     if let Some(shard) = options.shard {
         // A shard's lockfile holds its own entries only, so that merging shards cannot meet
         // two versions of one entry.

@@ -411,6 +411,7 @@ mod tests {
                 ),
             ],
             submit_share: None,
+            other_shards: Vec::new(),
         };
         let states: Vec<String> = from_plan(&plan, &Lockfile::default())
             .into_iter()
