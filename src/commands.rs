@@ -387,12 +387,7 @@ fn make_plan(steps: Vec<Step>, store: &LockStore, photoshop: &manifest::Photosho
     let client = crate::observe::client();
     let mut observed = Vec::with_capacity(steps.len());
     let mut unreadable = Vec::new();
-    for step in steps {
-        let locked = store.lock.images.get(&step.key);
-        let found = crate::observe::input(&step, locked, &client).and_then(|(input, _)| {
-            let output = crate::observe::output(&step, locked.and_then(|e| e.output.as_ref()))?;
-            Ok((input, output))
-        });
+    for (step, found) in crate::observe::steps(steps, &store.lock, &client) {
         match found {
             Ok((input, output)) => observed.push(observe(step, input, output, photoshop)),
             // The plan (and the lockfile) keep the text: the error as the user reads it.

@@ -4,7 +4,9 @@
 //! digest stands. Otherwise its bytes are streamed through the hash, never kept.
 
 use crate::http;
-use crate::lock::{InputRecord, LockEntry, OutputRecord};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::lock::{InputRecord, LockEntry, Lockfile, OutputRecord};
 use crate::manifest::{CloudInput, Input, Output, Step};
 use crate::redact::{SecretUrl, redact_text};
 use crate::remote::{self, MAX_DOWNLOAD_BYTES, RemoteError};
@@ -31,6 +33,52 @@ pub enum ObserveError {
     Remote(RemoteError),
     #[error("{}", redact_text(&.0.described()))]
     Object(storage::StorageError),
+}
+
+/// What planning found of one step: its input, and what is at its output (size, digest).
+pub type Found = (InputRecord, Option<(u64, String)>);
+
+/// How many steps `plan` observes at once. A remote input or a mask in a bucket costs a
+/// request each: over a bucket, the round trips, not the CPU, bound a plan.
+const IN_FLIGHT: usize = 16;
+
+/// Observes every step's input and output, [`IN_FLIGHT`] at a time, in the steps' order.
+pub fn steps(
+    steps: Vec<Step>,
+    lock: &Lockfile,
+    client: &http::Client,
+) -> Vec<(Step, Result<Found, ObserveError>)> {
+    let next = AtomicUsize::new(0);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..IN_FLIGHT.min(steps.len()) {
+            let sender = sender.clone();
+            let (steps, next) = (&steps, &next);
+            scope.spawn(move || {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(step) = steps.get(index) else { break };
+                    let locked = lock.images.get(&step.key);
+                    let found = input(step, locked, client).and_then(|(input, _)| {
+                        Ok((input, output(step, locked.and_then(|e| e.output.as_ref()))?))
+                    });
+                    let _ = sender.send((index, found));
+                }
+            });
+        }
+    });
+    drop(sender);
+    let mut found: Vec<Option<Result<Found, ObserveError>>> =
+        std::iter::repeat_with(|| None).take(steps.len()).collect();
+    for (index, result) in receiver {
+        found[index] = Some(result);
+    }
+    // Every index was taken by a worker, and a worker that panicked took the scope with it.
+    steps
+        .into_iter()
+        .zip(found)
+        .filter_map(|(step, result)| Some((step, result?)))
+        .collect()
 }
 
 /// Observes `step`'s input; `locked` is its lockfile entry, if any.
