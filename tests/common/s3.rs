@@ -94,6 +94,11 @@ impl S3 {
             .count()
     }
 
+    /// The server's request log: each request's method, URI and headers.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.root.path().join(LOG)).unwrap_or_default()
+    }
+
     /// How many requests of any kind the server answered so far.
     pub fn requests(&self) -> usize {
         let log = std::fs::read_to_string(self.root.path().join(LOG)).unwrap_or_default();
