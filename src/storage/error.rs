@@ -83,10 +83,12 @@ pub enum StorageError {
         reason: String,
         hint: Option<String>,
     },
+    /// Boxed: the credential errors carry several names, and every error that can hold a
+    /// `StorageError` (staging's, the engines') stays small.
     #[error("{object}: {source}")]
     Credentials {
         object: String,
-        source: CredentialError,
+        source: Box<CredentialError>,
     },
     /// The store was asked and refused, or could not be reached.
     #[error("cannot {operation} {object}: {reason}")]
@@ -111,7 +113,7 @@ impl StorageError {
         {
             return StorageError::Credentials {
                 object: object.to_string(),
-                source: source.clone(),
+                source: Box::new(source.clone()),
             };
         }
         let refusal = match error {

@@ -118,7 +118,7 @@ fn s3(
     if !env_keys {
         let profile = aws_profile::resolve().map_err(|source| StorageError::Credentials {
             object: object.to_string(),
-            source,
+            source: Box::new(source),
         })?;
         builder = match profile {
             Some(Profile::Keys {
@@ -253,7 +253,7 @@ fn gcs(
     {
         return Err(StorageError::Credentials {
             object: object.to_string(),
-            source: CredentialError::GcsExternalAccount { path },
+            source: Box::new(CredentialError::GcsExternalAccount { path }),
         });
     }
     let mut builder = GoogleCloudStorageBuilder::from_env()
