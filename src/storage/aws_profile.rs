@@ -1,8 +1,8 @@
 //! Named profiles of `~/.aws/credentials` and `~/.aws/config`, which `object_store`'s
 //! credential chain does not read. A profile gives static keys, a `credential_process`, or a
 //! `role_arn` with a `web_identity_token_file` (exchanged with STS by `web_identity`). SSO
-//! and role chaining (`source_profile`, `credential_source`) are refused with
-//! a hint rather than silently skipped.
+//! and role chaining (`source_profile`, `credential_source`) are refused with a hint rather
+//! than silently skipped.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};

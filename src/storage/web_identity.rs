@@ -46,7 +46,7 @@ impl WebIdentity {
         });
         let endpoint = var("AWS_ENDPOINT_URL_STS")
             .or_else(|| var("AWS_ENDPOINT_URL"))
-            .unwrap_or_else(|| format!("https://sts.{region}.amazonaws.com"));
+            .unwrap_or_else(|| regional_endpoint(region));
         Self {
             role_arn,
             token_file,
@@ -133,6 +133,16 @@ impl Fetch for WebIdentity {
         }
         parse_credentials(&body).map_err(|reason| self.failed(reason))
     }
+}
+
+/// STS in `region`, as the SDKs address it (the China regions have their own domain).
+fn regional_endpoint(region: &str) -> String {
+    let domain = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!("https://sts.{region}.{domain}")
 }
 
 /// STS's error, `403 AccessDenied: Not authorized to perform ...`, without secrets and
@@ -247,6 +257,18 @@ mod tests {
         assert_eq!(
             refusal(502, "Bad Gateway"),
             "STS refused it with 502 Bad Gateway"
+        );
+    }
+
+    #[test]
+    fn sts_is_addressed_in_the_buckets_region() {
+        assert_eq!(
+            regional_endpoint("eu-west-1"),
+            "https://sts.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            regional_endpoint("cn-north-1"),
+            "https://sts.cn-north-1.amazonaws.com.cn"
         );
     }
 
