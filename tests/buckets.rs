@@ -394,3 +394,334 @@ fn azure_reads_and_lists_with_a_sas_token_the_user_gave() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("az://devstoreaccount1/photos/in"), "{text}");
 }
+
+/// A request a credential stand-in received.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    url: String,
+    authorization: Option<String>,
+    body: String,
+}
+
+impl Seen {
+    /// The body's form fields (STS takes the Query protocol's form).
+    fn form(&self) -> std::collections::HashMap<String, String> {
+        url::form_urlencoded::parse(self.body.as_bytes())
+            .into_owned()
+            .collect()
+    }
+}
+
+/// A credential service on 127.0.0.1 (STS, a container endpoint), as the IMDSv2 stand-in
+/// above: `answer` gives each request's status and body, and every request is kept for the
+/// test to check what was asked.
+fn credential_stand_in(
+    answer: impl Fn(&Seen) -> (u16, String) + Send + 'static,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Seen>>>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", server.server_addr().to_ip().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for mut request in server.incoming_requests() {
+            let mut body = String::new();
+            let _ = std::io::Read::read_to_string(request.as_reader(), &mut body);
+            let authorization = request
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("authorization"))
+                .map(|h| h.value.to_string());
+            let one = Seen {
+                method: request.method().to_string(),
+                url: request.url().to_owned(),
+                authorization,
+                body,
+            };
+            let (status, text) = answer(&one);
+            log.lock().unwrap().push(one);
+            let _ =
+                request.respond(tiny_http::Response::from_string(text).with_status_code(status));
+        }
+    });
+    (url, seen)
+}
+
+const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/maskflow-ci";
+const OIDC_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.bWFza2Zsb3ctb2lkYw.c2lnbmF0dXJlLXRlc3Q";
+const STS_SESSION_TOKEN: &str = "sts-session-token-FwoGZXIvYXdzEXAMPLE";
+
+/// Answers `AssumeRoleWithWebIdentity` as STS does: the role's keys for the expected role
+/// and token (s3s-fs's own pair: it checks the signature and ignores the session token it
+/// is sent), STS's error document otherwise.
+fn sts(seen: &Seen) -> (u16, String) {
+    let form = seen.form();
+    let field = |name: &str| form.get(name).map(String::as_str);
+    if seen.method != "POST"
+        || field("Action") != Some("AssumeRoleWithWebIdentity")
+        || field("Version") != Some("2011-06-15")
+        || field("RoleSessionName").is_none_or(str::is_empty)
+    {
+        return (400, sts_error("InvalidAction", "Could not find operation"));
+    }
+    if field("RoleArn") != Some(ROLE_ARN) {
+        return (
+            403,
+            sts_error(
+                "AccessDenied",
+                "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+            ),
+        );
+    }
+    if field("WebIdentityToken") != Some(OIDC_TOKEN) {
+        return (
+            400,
+            sts_error("InvalidIdentityToken", "Incorrect token audience"),
+        );
+    }
+    let answer = format!(
+        r#"<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleWithWebIdentityResult>
+    <Credentials>
+      <AccessKeyId>{ACCESS_KEY}</AccessKeyId>
+      <SecretAccessKey>{SECRET_KEY}</SecretAccessKey>
+      <SessionToken>{STS_SESSION_TOKEN}</SessionToken>
+      <Expiration>2099-01-01T00:00:00Z</Expiration>
+    </Credentials>
+    <AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/maskflow-ci/s</Arn></AssumedRoleUser>
+  </AssumeRoleWithWebIdentityResult>
+  <ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ResponseMetadata>
+</AssumeRoleWithWebIdentityResponse>"#
+    );
+    (200, answer)
+}
+
+fn sts_error(code: &str, message: &str) -> String {
+    format!(
+        r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>1</RequestId></ErrorResponse>"#
+    )
+}
+
+fn single_input_manifest(s3: &S3) -> String {
+    format!(
+        "version: 1\nstorage:\n  s3: {{endpoint: \"{}\"}}\nimages:\n  - input: s3://maskflow/in/horse.png\n",
+        s3.endpoint
+    )
+}
+
+fn shows_no_secret(output: &Output, secrets: &[&str]) {
+    for stream in [&output.stdout, &output.stderr] {
+        let text = String::from_utf8_lossy(stream);
+        for secret in secrets {
+            assert!(!text.contains(secret), "{secret} shown: {text}");
+        }
+    }
+}
+
+#[test]
+fn credentials_come_from_a_web_identity_token_exchanged_with_sts() {
+    let s3 = S3::start();
+    s3.put_file("photos/a/horse.png", &photo("horse.png"));
+    s3.put_file("photos/b/camera.png", &photo("camera.png"));
+    let (sts_url, seen) = credential_stand_in(sts);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "maskflow.yaml", &glob_manifest(&s3));
+    // As EKS and GitHub's OIDC step write it, with a final newline.
+    write(root, "oidc-token", &format!("{OIDC_TOKEN}\n"));
+    let token_file = root.join("oidc-token").display().to_string();
+    let env = [
+        ("AWS_ROLE_ARN", ROLE_ARN.to_owned()),
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.clone()),
+        ("AWS_ROLE_SESSION_NAME", "ci-run-42".to_owned()),
+        ("AWS_ENDPOINT_URL_STS", sts_url.clone()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+    ];
+    // With the debug log, which shows the exchange and must not show its secrets either.
+    let output = run_json(root, &env, &["apply", "-vv"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(summary(&events(&output))["created"].as_u64(), Some(2));
+    assert!(
+        stderr(&output).contains(&format!("POST {sts_url}/ answered 200")),
+        "{}",
+        stderr(&output)
+    );
+    // One exchange for the whole run (listing and both reads), with the role, the session
+    // name and the file's token.
+    let asked = seen.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0].method, "POST");
+    let form = asked[0].form();
+    assert_eq!(form["RoleArn"], ROLE_ARN);
+    assert_eq!(form["RoleSessionName"], "ci-run-42");
+    assert_eq!(form["WebIdentityToken"], OIDC_TOKEN);
+    assert!(
+        !asked[0].url.contains(OIDC_TOKEN),
+        "the token went in the URL"
+    );
+    // s3s-fs checked every signature with STS's keys; the session token was signed in too.
+    assert!(s3.log().contains(STS_SESSION_TOKEN));
+    shows_no_secret(&output, &[OIDC_TOKEN, SECRET_KEY, STS_SESSION_TOKEN]);
+
+    // The same from a profile, with STS found through AWS_ENDPOINT_URL and the session
+    // named by maskflow.
+    write(
+        root,
+        "aws-config",
+        &format!("[profile oidc]\nrole_arn = {ROLE_ARN}\nweb_identity_token_file = {token_file}\n"),
+    );
+    let env = [
+        ("AWS_PROFILE", "oidc".to_owned()),
+        (
+            "AWS_CONFIG_FILE",
+            root.join("aws-config").display().to_string(),
+        ),
+        ("AWS_ENDPOINT_URL", sts_url),
+        ("AWS_REGION", "us-east-1".to_owned()),
+    ];
+    let output = run_json(root, &env, &["plan"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(keys_of(&plan_items(&output), "unchanged").len(), 2);
+    let asked = seen.lock().unwrap().clone();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    let form = asked[1].form();
+    assert_eq!(form["RoleArn"], ROLE_ARN);
+    assert!(form["RoleSessionName"].starts_with("maskflow-"), "{form:?}");
+    shows_no_secret(&output, &[OIDC_TOKEN, SECRET_KEY, STS_SESSION_TOKEN]);
+}
+
+#[test]
+fn a_bad_web_identity_token_file_is_named_and_its_token_never_shown() {
+    let s3 = S3::start();
+    s3.put_file("in/horse.png", &photo("horse.png"));
+    let (sts_url, seen) = credential_stand_in(sts);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "maskflow.yaml", &single_input_manifest(&s3));
+    let env = |token_file: &Path| {
+        vec![
+            ("AWS_ROLE_ARN", ROLE_ARN.to_owned()),
+            (
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
+                token_file.display().to_string(),
+            ),
+            ("AWS_ENDPOINT_URL_STS", sts_url.clone()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+        ]
+    };
+
+    // No file: said so, by name, with where the file comes from; STS is not asked.
+    let missing = root.join("no-such-token");
+    let output = run_json(root, &env(&missing), &["plan"]);
+    assert_eq!(code(&output), 1);
+    let items = plan_items(&output);
+    assert_eq!(items[0]["action"], "unreadable", "{items:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains(&*missing.display().to_string())
+            && text.contains("web identity token file")
+            && text.contains("id-token: write"),
+        "{text}"
+    );
+    assert!(seen.lock().unwrap().is_empty());
+
+    // A token STS refuses: STS's reason, the file named, the token nowhere.
+    let wrong = "eyJhbGciOiJSUzI1NiJ9.d3JvbmctYXVkaWVuY2U.bm90LXRoaXMtb25l";
+    write(root, "expired-token", wrong);
+    let output = run_json(root, &env(&root.join("expired-token")), &["plan"]);
+    assert_eq!(code(&output), 1);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("InvalidIdentityToken")
+            && text.contains(&*root.join("expired-token").display().to_string())
+            && text.contains(ROLE_ARN)
+            && text.contains("trust policy"),
+        "{text}"
+    );
+    shows_no_secret(&output, &[wrong]);
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn credentials_come_from_a_container_endpoint_with_its_authorization_token() {
+    const AUTHORIZATION: &str = "container-authorization-t0ken";
+    const CONTAINER_SESSION_TOKEN: &str = "container-session-token-EXAMPLE";
+    let s3 = S3::start();
+    s3.put_file("in/horse.png", &photo("horse.png"));
+    // As the EKS Pod Identity and ECS agents answer: JSON, for the right token only.
+    let (url, seen) = credential_stand_in(|seen| {
+        if seen.method != "GET" || seen.url != "/v1/credentials" {
+            return (404, String::new());
+        }
+        if seen.authorization.as_deref() != Some(AUTHORIZATION) {
+            return (
+                401,
+                r#"{"Code":"AccessDeniedException","Message":"invalid token"}"#.to_owned(),
+            );
+        }
+        let answer = serde_json::json!({
+            "AccessKeyId": ACCESS_KEY,
+            "SecretAccessKey": SECRET_KEY,
+            "Token": CONTAINER_SESSION_TOKEN,
+            "AccountId": "123456789012",
+            "Expiration": "2099-01-01T00:00:00Z",
+        });
+        (200, answer.to_string())
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "maskflow.yaml", &single_input_manifest(&s3));
+    write(root, "pod-identity-token", AUTHORIZATION);
+    let full_uri = format!("{url}/v1/credentials");
+
+    // The token from a file (EKS Pod Identity).
+    let env = [
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", full_uri.clone()),
+        (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            root.join("pod-identity-token").display().to_string(),
+        ),
+        ("AWS_REGION", "us-east-1".to_owned()),
+    ];
+    let output = run_json(root, &env, &["apply"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(summary(&events(&output))["created"].as_u64(), Some(1));
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert!(s3.log().contains(CONTAINER_SESSION_TOKEN));
+    shows_no_secret(
+        &output,
+        &[AUTHORIZATION, SECRET_KEY, CONTAINER_SESSION_TOKEN],
+    );
+
+    // The token itself in the environment (ECS Anywhere, Greengrass).
+    let env = [
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", full_uri.clone()),
+        (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+            AUTHORIZATION.to_owned(),
+        ),
+        ("AWS_REGION", "us-east-1".to_owned()),
+    ];
+    let output = run_json(root, &env, &["plan"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(keys_of(&plan_items(&output), "unchanged").len(), 1);
+    assert_eq!(seen.lock().unwrap().len(), 2);
+
+    // A token the endpoint refuses: its answer and the endpoint are told, the token is not.
+    let env = [
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", full_uri),
+        (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+            "stale-authorization-t0ken".to_owned(),
+        ),
+        ("AWS_REGION", "us-east-1".to_owned()),
+    ];
+    let output = run_json(root, &env, &["plan"]);
+    assert_eq!(code(&output), 1);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("container endpoint") && text.contains("401") && text.contains(&url),
+        "{text}"
+    );
+    shows_no_secret(&output, &["stale-authorization-t0ken"]);
+}

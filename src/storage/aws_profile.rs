@@ -1,17 +1,16 @@
 //! Named profiles of `~/.aws/credentials` and `~/.aws/config`, which `object_store`'s
 //! credential chain does not read. A profile gives static keys, a `credential_process`, or a
-//! `role_arn` with a `web_identity_token_file` (handed to `object_store`'s web-identity
-//! provider). SSO and role chaining (`source_profile`, `credential_source`) are refused with
-//! a hint rather than silently skipped.
+//! `role_arn` with a `web_identity_token_file` (exchanged with STS by `web_identity`). SSO
+//! and role chaining (`source_profile`, `credential_source`) are refused with a hint rather
+//! than silently skipped.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use object_store::CredentialProvider;
 use object_store::aws::AwsCredential;
 
 use super::CredentialError;
+use super::refresh::{Fetch, Fetched};
 use crate::redact::register_secret;
 
 /// What the selected profile says to use.
@@ -139,23 +138,24 @@ fn ini_section(text: &str, name: &str) -> Option<Vec<(String, String)>> {
 }
 
 /// Credentials printed by a profile's `credential_process` (the AWS CLI's JSON, version 1),
-/// run again when they are about to expire.
+/// run again when they are about to expire (`refresh::Refreshing` keeps them).
 #[derive(Debug)]
-pub struct ProcessProvider {
-    profile: String,
-    command: String,
-    cached: Mutex<Option<(Arc<AwsCredential>, Option<SystemTime>)>>,
+pub struct CredentialProcess {
+    pub profile: String,
+    pub command: String,
 }
 
-impl ProcessProvider {
-    pub fn new(profile: String, command: String) -> Self {
-        Self {
-            profile,
-            command,
-            cached: Mutex::new(None),
-        }
+impl Fetch for CredentialProcess {
+    fn fetch(&self) -> Result<Fetched, CredentialError> {
+        let (credential, expires) = self.run()?;
+        Ok(Fetched {
+            credential,
+            expires,
+        })
     }
+}
 
+impl CredentialProcess {
     fn run(&self) -> Result<(AwsCredential, Option<SystemTime>), CredentialError> {
         let failed = |reason: String| CredentialError::Process {
             profile: self.profile.clone(),
@@ -190,10 +190,6 @@ impl ProcessProvider {
                 printed.version
             )));
         }
-        register_secret(&printed.secret_access_key);
-        if let Some(token) = &printed.session_token {
-            register_secret(token);
-        }
         let expires = match printed.expiration {
             Some(text) => {
                 let at = text
@@ -224,29 +220,6 @@ fn shell(command: &str) -> std::process::Command {
         let mut c = std::process::Command::new("sh");
         c.args(["-c", command]);
         c
-    }
-}
-
-#[async_trait::async_trait]
-impl CredentialProvider for ProcessProvider {
-    type Credential = AwsCredential;
-
-    async fn get_credential(&self) -> object_store::Result<Arc<AwsCredential>> {
-        // Refreshed a minute early, so that a request signed now is still valid when it lands.
-        let fresh_until = SystemTime::now() + Duration::from_secs(60);
-        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((credential, expires)) = cached.as_ref()
-            && expires.is_none_or(|at| at > fresh_until)
-        {
-            return Ok(credential.clone());
-        }
-        let (credential, expires) = self.run().map_err(|e| object_store::Error::Generic {
-            store: "S3",
-            source: Box::new(e),
-        })?;
-        let credential = Arc::new(credential);
-        *cached = Some((credential.clone(), expires));
-        Ok(credential)
     }
 }
 

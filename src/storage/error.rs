@@ -15,6 +15,23 @@ pub enum CredentialError {
     ProfileWithoutCredentials { profile: String },
     #[error("the credential_process of AWS profile [{profile}] failed: {reason}")]
     Process { profile: String, reason: String },
+    #[error("cannot read the web identity token file {path}: {reason}")]
+    WebIdentityToken { path: String, reason: String },
+    /// STS could not be reached, refused the token, or answered something else. `reason`
+    /// never quotes the token.
+    #[error(
+        "cannot assume role {role_arn} with the web identity token in {token_file} (STS at {endpoint}): {reason}"
+    )]
+    Sts {
+        role_arn: String,
+        token_file: String,
+        endpoint: String,
+        reason: String,
+    },
+    #[error("cannot read the container authorization token file {path}: {reason}")]
+    ContainerToken { path: String, reason: String },
+    #[error("no credentials from the container endpoint {url}: {reason}")]
+    Container { url: String, reason: String },
     #[error(
         "{path} is an `external_account` (workload identity federation) file, which maskflow cannot use yet"
     )]
@@ -32,6 +49,15 @@ impl CredentialError {
             }
             CredentialError::Process { .. } => {
                 "run the command yourself: it must print {\"Version\": 1, \"AccessKeyId\": ..., \"SecretAccessKey\": ...}".to_owned()
+            }
+            CredentialError::WebIdentityToken { .. } => {
+                "check AWS_WEB_IDENTITY_TOKEN_FILE (or the profile's web_identity_token_file): on EKS the pod's service account needs the eks.amazonaws.com/role-arn annotation; on GitHub Actions the job needs `permissions: id-token: write` and a step that writes the token (aws-actions/configure-aws-credentials)".to_owned()
+            }
+            CredentialError::Sts { .. } => {
+                "check the role's trust policy (the token's issuer, audience `sts.amazonaws.com` and subject), that the token has not expired, and the STS endpoint (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, else the region's)".to_owned()
+            }
+            CredentialError::ContainerToken { .. } | CredentialError::Container { .. } => {
+                "check AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (or AWS_CONTAINER_AUTHORIZATION_TOKEN): the ECS or EKS Pod Identity agent sets them, and on EKS the pod's service account needs a pod identity association".to_owned()
             }
             CredentialError::GcsExternalAccount { .. } => {
                 "use a service-account key, or `gcloud auth application-default login`, or run where the metadata server answers".to_owned()
@@ -57,10 +83,12 @@ pub enum StorageError {
         reason: String,
         hint: Option<String>,
     },
+    /// Boxed: the credential errors carry several names, and every error that can hold a
+    /// `StorageError` (staging's, the engines') stays small.
     #[error("{object}: {source}")]
     Credentials {
         object: String,
-        source: CredentialError,
+        source: Box<CredentialError>,
     },
     /// The store was asked and refused, or could not be reached.
     #[error("cannot {operation} {object}: {reason}")]
@@ -78,6 +106,16 @@ impl StorageError {
         object: &impl std::fmt::Display,
         error: &object_store::Error,
     ) -> Self {
+        // A credential source of ours failed (`refresh::Refreshing` hands its error to
+        // object_store as the source of a `Generic` one): told as such, with its hint.
+        if let object_store::Error::Generic { source, .. } = error
+            && let Some(source) = source.downcast_ref::<CredentialError>()
+        {
+            return StorageError::Credentials {
+                object: object.to_string(),
+                source: Box::new(source.clone()),
+            };
+        }
         let refusal = match error {
             object_store::Error::NotFound { .. } => Refusal::NotFound,
             object_store::Error::PermissionDenied { .. }

@@ -4,15 +4,18 @@
 //! manifest that is only validated never asks for credentials.
 
 mod aws_profile;
+mod container;
 mod error;
 #[cfg(test)]
 mod gcs;
 mod ops;
+mod refresh;
 mod runtime;
 #[cfg(test)]
 mod sigv4;
 mod stage;
 mod stores;
+mod web_identity;
 
 pub use error::{CredentialError, Refusal, StorageError};
 pub use ops::{ObjectInfo, Storage};

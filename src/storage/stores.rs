@@ -6,8 +6,10 @@
 //! - S3: `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY`; the `AWS_PROFILE` (or `default`)
 //!   profile of `~/.aws/credentials` / `~/.aws/config` (keys, `credential_process`, or
 //!   `role_arn` + `web_identity_token_file`; ours, `aws_profile`); `AWS_ROLE_ARN` +
-//!   `AWS_WEB_IDENTITY_TOKEN_FILE`; ECS `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`; EKS Pod
-//!   Identity `AWS_CONTAINER_CREDENTIALS_FULL_URI`; EC2 instance metadata (IMDSv2).
+//!   `AWS_WEB_IDENTITY_TOKEN_FILE` (ours, `web_identity`: STS at `AWS_ENDPOINT_URL_STS`, else
+//!   `AWS_ENDPOINT_URL`, else the region's); ECS `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`
+//!   (object_store's); `AWS_CONTAINER_CREDENTIALS_FULL_URI` with its optional token (ours,
+//!   `container`); EC2 instance metadata (IMDSv2, object_store's).
 //! - Azure: `AZURE_STORAGE_TOKEN`; the account key (`AZURE_STORAGE_ACCOUNT_KEY`,
 //!   `AZURE_STORAGE_KEY`, a connection string); workload identity; a client secret; a SAS
 //!   token; the Azure CLI; managed identity.
@@ -17,12 +19,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::aws::AmazonS3Builder;
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::{ObjectStore, RetryConfig};
 
-use super::aws_profile::{self, ProcessProvider, Profile};
+use super::aws_profile::{self, CredentialProcess, Profile};
+use super::container::Container;
+use super::refresh::Refreshing;
+use super::web_identity::WebIdentity;
 use super::{CredentialError, ObjectUrl, StorageError, StorageSettings};
 use crate::redact::register_secret;
 
@@ -113,7 +118,7 @@ fn s3(
     if !env_keys {
         let profile = aws_profile::resolve().map_err(|source| StorageError::Credentials {
             object: object.to_string(),
-            source,
+            source: Box::new(source),
         })?;
         builder = match profile {
             Some(Profile::Keys {
@@ -130,22 +135,35 @@ fn s3(
                 }
             }
             Some(Profile::Process { profile, command }) => {
-                builder.with_credentials(Arc::new(ProcessProvider::new(profile, command)))
+                builder.with_credentials(Arc::new(Refreshing::new(CredentialProcess {
+                    profile,
+                    command,
+                })))
             }
             Some(Profile::WebIdentity {
                 role_arn,
                 token_file,
                 session_name,
-            }) => {
-                let builder = builder
-                    .with_config(AmazonS3ConfigKey::RoleArn, role_arn)
-                    .with_config(AmazonS3ConfigKey::WebIdentityTokenFile, token_file);
-                match session_name {
-                    Some(name) => builder.with_config(AmazonS3ConfigKey::RoleSessionName, name),
-                    None => builder,
+            }) => builder.with_credentials(Arc::new(Refreshing::new(WebIdentity::new(
+                role_arn,
+                token_file,
+                session_name,
+                &region,
+            )))),
+            // Ours, not object_store's (which would also read these variables): see
+            // `web_identity` and `container` for why. The ECS task role's relative URI
+            // comes first, as in the SDKs, and is object_store's.
+            None => {
+                if let Some(web_identity) = WebIdentity::from_env(&region) {
+                    builder.with_credentials(Arc::new(Refreshing::new(web_identity)))
+                } else if var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_none()
+                    && let Some(container) = Container::from_env()
+                {
+                    builder.with_credentials(Arc::new(Refreshing::new(container)))
+                } else {
+                    builder
                 }
             }
-            None => builder,
         };
     }
     let store = Arc::new(
@@ -235,7 +253,7 @@ fn gcs(
     {
         return Err(StorageError::Credentials {
             object: object.to_string(),
-            source: CredentialError::GcsExternalAccount { path },
+            source: Box::new(CredentialError::GcsExternalAccount { path }),
         });
     }
     let mut builder = GoogleCloudStorageBuilder::from_env()

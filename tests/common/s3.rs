@@ -94,7 +94,7 @@ impl S3 {
             .count()
     }
 
-    /// The server's request log so far.
+    /// The server's request log: each request's method, URI and headers.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.root.path().join(LOG)).unwrap_or_default()
     }
