@@ -5,6 +5,7 @@
 
 mod aws_profile;
 mod error;
+mod gcp_external;
 #[cfg(test)]
 mod gcs;
 mod ops;
@@ -14,7 +15,7 @@ mod sigv4;
 mod stage;
 mod stores;
 
-pub use error::{CredentialError, Refusal, StorageError};
+pub use error::{CredentialError, GcsStep, Refusal, StorageError};
 pub use ops::{ObjectInfo, Storage};
 pub use stage::{StageError, Staged, Stager};
 

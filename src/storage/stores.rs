@@ -12,7 +12,9 @@
 //!   `AZURE_STORAGE_KEY`, a connection string); workload identity; a client secret; a SAS
 //!   token; the Azure CLI; managed identity.
 //! - GCS: `GOOGLE_SERVICE_ACCOUNT`/`GOOGLE_SERVICE_ACCOUNT_KEY`; application default
-//!   credentials (`GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's file); the metadata server.
+//!   credentials (`GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's file): a service-account
+//!   key, an authorized user, or an `external_account` (workload identity federation; ours,
+//!   `gcp_external`); the metadata server.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +25,8 @@ use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::{ObjectStore, RetryConfig};
 
 use super::aws_profile::{self, ProcessProvider, Profile};
-use super::{CredentialError, ObjectUrl, StorageError, StorageSettings};
+use super::gcp_external;
+use super::{ObjectUrl, StorageError, StorageSettings};
 use crate::redact::register_secret;
 
 /// A bucket's client and how its URLs are signed.
@@ -226,18 +229,20 @@ fn gcs(
     object: &ObjectUrl,
     bucket: &str,
 ) -> Result<Bucket, StorageError> {
-    // object_store reads service_account and authorized_user files only: say so plainly for
-    // the `external_account` file that workload identity federation writes.
-    if let Some(path) = var("GOOGLE_APPLICATION_CREDENTIALS")
-        && let Ok(text) = std::fs::read_to_string(&path)
-        && let Ok(json) = serde_json::from_str::<serde_json::Value>(&text)
-        && json.get("type").and_then(|t| t.as_str()) == Some("external_account")
-    {
-        return Err(StorageError::Credentials {
-            object: object.to_string(),
-            source: CredentialError::GcsExternalAccount { path },
-        });
-    }
+    // object_store reads service_account and authorized_user files only; the
+    // `external_account` file of workload identity federation is ours (`gcp_external`).
+    let external = match adc_file() {
+        Some(path) if var("GOOGLE_SERVICE_ACCOUNT").is_none()
+            && var("GOOGLE_SERVICE_ACCOUNT_PATH").is_none()
+            && var("GOOGLE_SERVICE_ACCOUNT_KEY").is_none() =>
+        {
+            gcp_external::read(&path).map_err(|source| StorageError::Credentials {
+                object: object.to_string(),
+                source,
+            })?
+        }
+        _ => None,
+    };
     let mut builder = GoogleCloudStorageBuilder::from_env()
         .with_bucket_name(bucket)
         .with_retry(retry());
@@ -248,6 +253,12 @@ fn gcs(
                 .with_client_options(object_store::ClientOptions::new().with_allow_http(true));
         }
     }
+    if let Some(account) = external {
+        let provider = Arc::new(gcp_external::ExternalAccountProvider::new(account));
+        builder = builder
+            .with_credentials(provider.clone())
+            .with_signing_credentials(Arc::new(gcp_external::SigningProvider(provider)));
+    }
     let store = Arc::new(
         builder
             .build()
@@ -257,6 +268,17 @@ fn gcs(
         store: store.clone(),
         signer: Signing::Store(store),
     })
+}
+
+/// The application default credentials file: `GOOGLE_APPLICATION_CREDENTIALS`, else
+/// gcloud's, if there is one (the same two `object_store` reads).
+fn adc_file() -> Option<String> {
+    if let Some(path) = var("GOOGLE_APPLICATION_CREDENTIALS") {
+        return Some(path);
+    }
+    let home = std::env::var_os("HOME")?;
+    let path = std::path::Path::new(&home).join(".config/gcloud/application_default_credentials.json");
+    path.is_file().then(|| path.display().to_string())
 }
 
 #[cfg(test)]
