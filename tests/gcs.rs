@@ -44,6 +44,15 @@ fn run(dir: &Path, gcs: &Gcs, credentials: &str, manifest_images: &str, args: &[
         .output()
 }
 
+/// What a run printed, both streams.
+fn text_of(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(output)
+    )
+}
+
 /// No token of the exchange is printed or written.
 fn assert_no_tokens(dir: &Path, output: &Output) {
     let secrets = [
@@ -64,7 +73,8 @@ fn assert_no_tokens(dir: &Path, output: &Output) {
             if file == "credentials.json" || file.ends_with("subject-token") {
                 continue;
             }
-            let text = String::from_utf8_lossy(&std::fs::read(dir.join(&file)).unwrap()).into_owned();
+            let text =
+                String::from_utf8_lossy(&std::fs::read(dir.join(&file)).unwrap()).into_owned();
             assert!(!text.contains(secret), "{file} holds {secret}");
         }
     }
@@ -84,11 +94,17 @@ fn github_oidc_federation_lists_and_reads_a_bucket_glob() {
     // `validate` asks for no credential (a glob is listed, so: one object).
     let one = "  - input: gs://bk/photos/horse.png\n";
     let output = run(dir.path(), &gcs, &credentials, one, &["validate"]);
-    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(code(&output), 0, "{}", text_of(&output));
     assert_eq!(gcs.calls("subject") + gcs.calls("sts"), 0);
 
     let output = run(dir.path(), &gcs, &credentials, images, &["apply"]);
-    assert_eq!(code(&output), 0, "{}\n{:?}", stderr(&output), gcs.refusals());
+    assert_eq!(
+        code(&output),
+        0,
+        "{}\n{:?}",
+        text_of(&output),
+        gcs.refusals()
+    );
     assert_eq!(summary(&events(&output))["created"].as_u64(), Some(2));
     assert!(dir.path().join("masks/horse.png").is_file());
     assert!(dir.path().join("masks/camera.png").is_file());
@@ -121,12 +137,22 @@ fn a_file_sourced_token_without_impersonation_reads_an_object() {
     let gcs = Gcs::start(gcs::FEDERATED_TOKEN);
     gcs.put("in/horse.png", &photo("horse.png"));
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "subject-token", &format!("{}\n", gcs::SUBJECT_TOKEN));
+    write(
+        dir.path(),
+        "subject-token",
+        &format!("{}\n", gcs::SUBJECT_TOKEN),
+    );
     let source = serde_json::json!({"file": dir.path().join("subject-token")});
     let credentials = gcs.credential_file(source, false);
     let images = "  - input: gs://bk/in/horse.png\n";
     let output = run(dir.path(), &gcs, &credentials, images, &["apply"]);
-    assert_eq!(code(&output), 0, "{}\n{:?}", stderr(&output), gcs.refusals());
+    assert_eq!(
+        code(&output),
+        0,
+        "{}\n{:?}",
+        text_of(&output),
+        gcs.refusals()
+    );
     assert_eq!(summary(&events(&output))["created"].as_u64(), Some(1));
     assert_eq!((gcs.calls("sts"), gcs.calls("impersonate")), (1, 0));
     assert_no_tokens(dir.path(), &output);
@@ -135,11 +161,7 @@ fn a_file_sourced_token_without_impersonation_reads_an_object() {
     let presigned = "  - input: \"{{ presign('gs://bk/in/horse.png') }}\"\n";
     let output = run(dir.path(), &gcs, &credentials, presigned, &["plan"]);
     assert_ne!(code(&output), 0);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        stderr(&output)
-    );
+    let text = text_of(&output);
     assert!(
         text.contains("names no service account") && text.contains("service_account"),
         "{text}"
@@ -155,7 +177,13 @@ fn urls_are_signed_through_sign_blob_as_the_impersonated_account() {
     let credentials = gcs.credential_file(gcs.github_source(), true);
     let images = "  - input: \"{{ presign('gs://bk/in/horse.png') }}\"\n";
     let output = run(dir.path(), &gcs, &credentials, images, &["apply"]);
-    assert_eq!(code(&output), 0, "{}\n{:?}", stderr(&output), gcs.refusals());
+    assert_eq!(
+        code(&output),
+        0,
+        "{}\n{:?}",
+        text_of(&output),
+        gcs.refusals()
+    );
     assert_eq!(summary(&events(&output))["created"].as_u64(), Some(1));
     // The URL was signed by signBlob (the stand-in accepts only signatures it issued), and
     // read without a bearer token.
@@ -200,15 +228,27 @@ fn the_photoshop_engine_stages_to_gcs_with_the_federated_account() {
             root.join("credentials.json").display().to_string(),
         )
         .output();
-    assert_eq!(code(&output), 0, "{}\n{:?}", stderr(&output), gcs.refusals());
+    assert_eq!(
+        code(&output),
+        0,
+        "{}\n{:?}",
+        text_of(&output),
+        gcs.refusals()
+    );
     let s = summary(&events(&output));
-    assert_eq!((s["created"].as_u64(), s["uploaded"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (s["created"].as_u64(), s["uploaded"].as_u64()),
+        (Some(1), Some(1))
+    );
     let keys = gcs.keys();
     assert!(
         keys.iter().any(|k| k.starts_with("stage/inputs/")),
         "{keys:?}"
     );
-    assert!(keys.iter().any(|k| k.starts_with("stage/masks/")), "{keys:?}");
+    assert!(
+        keys.iter().any(|k| k.starts_with("stage/masks/")),
+        "{keys:?}"
+    );
     assert!(gcs.calls("PUT") >= 1 && gcs.calls("HEAD") >= 1);
     assert!(gcs.calls("signBlob") >= 3, "input GET, mask PUT and GET");
     assert!(root.join("masks/horse.png").is_file());
@@ -221,13 +261,6 @@ fn unusable_files_and_refusals_are_named_with_a_way_out() {
     gcs.put("in/horse.png", &photo("horse.png"));
     let dir = tempfile::tempdir().unwrap();
     let images = "  - input: gs://bk/in/horse.png\n";
-    let text_of = |output: &Output| {
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            stderr(output)
-        )
-    };
 
     // A source maskflow does not run is refused by name, before any request.
     let executable = serde_json::json!({"executable": {"command": "/bin/echo token"}});
@@ -259,10 +292,15 @@ fn unusable_files_and_refusals_are_named_with_a_way_out() {
     assert_no_tokens(dir.path(), &output);
 
     // A token URL that would send the subject token in clear text elsewhere is refused.
-    let credentials = gcs
-        .credential_file(gcs.github_source(), true)
-        .replace(&format!("{}/v1/token", gcs.endpoint), "http://sts.example.com/v1/token");
+    let credentials = gcs.credential_file(gcs.github_source(), true).replace(
+        &format!("{}/v1/token", gcs.endpoint),
+        "http://sts.example.com/v1/token",
+    );
     let output = run(dir.path(), &gcs, &credentials, images, &["plan"]);
     assert_eq!(code(&output), 1);
-    assert!(text_of(&output).contains("must be an https URL"), "{}", text_of(&output));
+    assert!(
+        text_of(&output).contains("must be an https URL"),
+        "{}",
+        text_of(&output)
+    );
 }

@@ -26,8 +26,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use object_store::gcp::{GcpCredential, GcpSigningCredential, ServiceAccountKey};
 use object_store::CredentialProvider;
+use object_store::gcp::{GcpCredential, GcpSigningCredential, ServiceAccountKey};
 use serde::Deserialize;
 
 use super::error::{CredentialError, GcsStep};
@@ -191,12 +191,14 @@ fn parse(path: &str, text: &str) -> Result<ExternalAccount, CredentialError> {
     let source = source(path, file.credential_source)?;
     let impersonation = match file.service_account_impersonation_url {
         None => None,
-        Some(url) => Some(impersonation(
-            &url,
-            file.service_account_impersonation
-                .and_then(|o| o.token_lifetime_seconds),
-        )
-        .map_err(invalid)?),
+        Some(url) => Some(
+            impersonation(
+                &url,
+                file.service_account_impersonation
+                    .and_then(|o| o.token_lifetime_seconds),
+            )
+            .map_err(invalid)?,
+        ),
     };
     Ok(ExternalAccount {
         path: path.to_owned(),
@@ -209,7 +211,9 @@ fn parse(path: &str, text: &str) -> Result<ExternalAccount, CredentialError> {
 }
 
 fn required(name: &str, value: Option<String>, max: usize) -> Result<String, String> {
-    let value = value.filter(|v| !v.trim().is_empty()).ok_or(format!("`{name}` is missing"))?;
+    let value = value
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(format!("`{name}` is missing"))?;
     if value.len() > max {
         return Err(format!("`{name}` is longer than {max} bytes"));
     }
@@ -297,7 +301,10 @@ fn format(format: Option<&serde_json::Value>) -> Result<Format, String> {
     let Some(format) = format else {
         return Ok(Format::Text);
     };
-    let kind = format.get("type").and_then(|t| t.as_str()).unwrap_or("text");
+    let kind = format
+        .get("type")
+        .and_then(|t| t.as_str())
+        .unwrap_or("text");
     match kind {
         "text" => Ok(Format::Text),
         "json" => {
@@ -517,10 +524,12 @@ fn google_error(body: &str) -> Option<String> {
     let json: serde_json::Value = serde_json::from_str(body).ok()?;
     let error = json.get("error")?;
     let text = match error {
-        serde_json::Value::String(code) => match json.get("error_description").and_then(|d| d.as_str()) {
-            Some(description) => format!("{code}: {description}"),
-            None => code.clone(),
-        },
+        serde_json::Value::String(code) => {
+            match json.get("error_description").and_then(|d| d.as_str()) {
+                Some(description) => format!("{code}: {description}"),
+                None => code.clone(),
+            }
+        }
         other => other.get("message")?.as_str()?.to_owned(),
     };
     Some(text.chars().take(300).collect())
@@ -554,7 +563,10 @@ impl ExternalAccountProvider {
 
     /// The service account URLs are signed as, if the file names one.
     pub fn signing_email(&self) -> Option<&str> {
-        self.account.impersonation.as_ref().map(|i| i.email.as_str())
+        self.account
+            .impersonation
+            .as_ref()
+            .map(|i| i.email.as_str())
     }
 
     fn subject_token(&self) -> Result<String, CredentialError> {
@@ -715,7 +727,9 @@ fn extract(text: &str, format: &Format) -> Result<String, String> {
         return Err("the subject token is empty".to_owned());
     }
     if !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err("the subject token is not a token (it has spaces or control characters)".to_owned());
+        return Err(
+            "the subject token is not a token (it has spaces or control characters)".to_owned(),
+        );
     }
     Ok(token)
 }
@@ -801,7 +815,13 @@ mod tests {
         else {
             panic!("a URL source")
         };
-        assert_eq!(headers, vec![("Authorization", "Bearer github-request-token-123".to_owned())]);
+        assert_eq!(
+            headers,
+            vec![(
+                "Authorization",
+                "Bearer github-request-token-123".to_owned()
+            )]
+        );
         assert_eq!(
             format,
             Format::Json {
@@ -826,16 +846,35 @@ mod tests {
             refused(&executable),
             CredentialError::GcsUnsupportedSource { kind, .. } if kind == "executable"
         ));
-        let aws = with(r#""url": "https://pipelines"#, r#""environment_id": "aws1", "url": "https://pipelines"#);
+        let aws = with(
+            r#""url": "https://pipelines"#,
+            r#""environment_id": "aws1", "url": "https://pipelines"#,
+        );
         assert!(matches!(
             refused(&aws),
             CredentialError::GcsUnsupportedSource { kind, .. } if kind == "aws1"
         ));
         for (from, to, says) in [
-            ("https://sts.googleapis.com", "http://sts.example.com", "token_url"),
-            ("https://pipelines", "file:///etc/passwd#", "credential_source.url"),
-            (":generateAccessToken", ":signBlob", "service_account_impersonation_url"),
-            ("urn:ietf:params:oauth:token-type:jwt", "urn:x", "subject_token_type"),
+            (
+                "https://sts.googleapis.com",
+                "http://sts.example.com",
+                "token_url",
+            ),
+            (
+                "https://pipelines",
+                "file:///etc/passwd#",
+                "credential_source.url",
+            ),
+            (
+                ":generateAccessToken",
+                ":signBlob",
+                "service_account_impersonation_url",
+            ),
+            (
+                "urn:ietf:params:oauth:token-type:jwt",
+                "urn:x",
+                "subject_token_type",
+            ),
             (r#""type": "json""#, r#""type": "xml""#, "format.type"),
             ("Authorization", "Bad Header", "invalid header"),
         ] {
@@ -875,8 +914,10 @@ mod tests {
     #[test]
     fn google_errors_are_quoted() {
         assert_eq!(
-            google_error(r#"{"error":"invalid_grant","error_description":"The audience is wrong"}"#)
-                .as_deref(),
+            google_error(
+                r#"{"error":"invalid_grant","error_description":"The audience is wrong"}"#
+            )
+            .as_deref(),
             Some("invalid_grant: The audience is wrong")
         );
         assert_eq!(

@@ -232,9 +232,10 @@ fn gcs(
     // object_store reads service_account and authorized_user files only; the
     // `external_account` file of workload identity federation is ours (`gcp_external`).
     let external = match adc_file() {
-        Some(path) if var("GOOGLE_SERVICE_ACCOUNT").is_none()
-            && var("GOOGLE_SERVICE_ACCOUNT_PATH").is_none()
-            && var("GOOGLE_SERVICE_ACCOUNT_KEY").is_none() =>
+        Some(path)
+            if var("GOOGLE_SERVICE_ACCOUNT").is_none()
+                && var("GOOGLE_SERVICE_ACCOUNT_PATH").is_none()
+                && var("GOOGLE_SERVICE_ACCOUNT_KEY").is_none() =>
         {
             gcp_external::read(&path).map_err(|source| StorageError::Credentials {
                 object: object.to_string(),
@@ -277,7 +278,8 @@ fn adc_file() -> Option<String> {
         return Some(path);
     }
     let home = std::env::var_os("HOME")?;
-    let path = std::path::Path::new(&home).join(".config/gcloud/application_default_credentials.json");
+    let path =
+        std::path::Path::new(&home).join(".config/gcloud/application_default_credentials.json");
     path.is_file().then(|| path.display().to_string())
 }
 

@@ -142,7 +142,11 @@ fn header<'a>(request: &'a tiny_http::Request, name: &'static str) -> Option<&'a
 fn json(status: u16, body: &serde_json::Value) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
     tiny_http::Response::from_string(body.to_string())
         .with_status_code(status)
-        .with_header("Content-Type: application/json".parse::<tiny_http::Header>().unwrap())
+        .with_header(
+            "Content-Type: application/json"
+                .parse::<tiny_http::Header>()
+                .unwrap(),
+        )
 }
 
 fn percent_decode(text: &str) -> String {
@@ -195,7 +199,10 @@ fn serve(mut request: tiny_http::Request, state: &Mutex<State>, bearer: &str) {
     let response = if path == "/oidc/token" {
         *state.calls.entry("subject").or_default() += 1;
         if bearer_is(REQUEST_TOKEN) {
-            json(200, &serde_json::json!({"count": 1, "value": SUBJECT_TOKEN}))
+            json(
+                200,
+                &serde_json::json!({"count": 1, "value": SUBJECT_TOKEN}),
+            )
         } else {
             refuse(&mut state, 401, "no request token".into())
         }
@@ -230,7 +237,9 @@ fn serve(mut request: tiny_http::Request, state: &Mutex<State>, bearer: &str) {
                 }),
             ),
             Some((field, _)) => {
-                state.refusals.push(format!("sts: {field} is {:?}", form.get(*field)));
+                state
+                    .refusals
+                    .push(format!("sts: {field} is {:?}", form.get(*field)));
                 json(
                     400,
                     &serde_json::json!({"error": "invalid_grant", "error_description": format!("bad {field}")}),
@@ -241,9 +250,12 @@ fn serve(mut request: tiny_http::Request, state: &Mutex<State>, bearer: &str) {
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         if rest == format!("{EMAIL}:generateAccessToken") {
             *state.calls.entry("impersonate").or_default() += 1;
-            let scoped = body["scope"]
-                .as_array()
-                .is_some_and(|s| s.iter().any(|s| s.as_str().is_some_and(|s| s.ends_with("/auth/cloud-platform"))));
+            let scoped = body["scope"].as_array().is_some_and(|s| {
+                s.iter().any(|s| {
+                    s.as_str()
+                        .is_some_and(|s| s.ends_with("/auth/cloud-platform"))
+                })
+            });
             if !bearer_is(FEDERATED_TOKEN) {
                 refuse(&mut state, 401, "not the federated token".into())
             } else if !scoped || body["lifetime"] != "3600s" {
@@ -283,7 +295,15 @@ fn serve(mut request: tiny_http::Request, state: &Mutex<State>, bearer: &str) {
             refuse(&mut state, 404, "no such account".into())
         }
     } else {
-        bucket(&mut state, &method, path, &query, auth.as_deref(), bearer, body)
+        bucket(
+            &mut state,
+            &method,
+            path,
+            &query,
+            auth.as_deref(),
+            bearer,
+            body,
+        )
     };
     let _ = request.respond(response);
 }
@@ -342,14 +362,16 @@ fn bucket(
         .with_header("Content-Type: application/xml".parse::<tiny_http::Header>().unwrap());
     }
     let name = method.to_string();
-    *state.calls.entry(match name.as_str() {
-        "GET" => "GET",
-        "HEAD" => "HEAD",
-        "PUT" => "PUT",
-        "DELETE" => "DELETE",
-        _ => "other",
-    })
-    .or_default() += 1;
+    *state
+        .calls
+        .entry(match name.as_str() {
+            "GET" => "GET",
+            "HEAD" => "HEAD",
+            "PUT" => "PUT",
+            "DELETE" => "DELETE",
+            _ => "other",
+        })
+        .or_default() += 1;
     let key = key.to_owned();
     let headers = |bytes: &[u8]| {
         [
@@ -362,7 +384,10 @@ fn bucket(
     match name.as_str() {
         "GET" | "HEAD" => match state.objects.get(&key) {
             Some(bytes) => {
-                let mut response = tiny_http::Response::from_data(bytes.clone());
+                // Content-Length always (object_store requires it): tiny_http would send a
+                // body over 32 KiB chunked.
+                let mut response = tiny_http::Response::from_data(bytes.clone())
+                    .with_chunked_threshold(usize::MAX);
                 for h in headers(bytes) {
                     response.add_header(h);
                 }
