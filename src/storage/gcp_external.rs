@@ -31,7 +31,7 @@ use object_store::gcp::{GcpCredential, GcpSigningCredential, ServiceAccountKey};
 use serde::Deserialize;
 
 use super::error::{CredentialError, GcsStep};
-use crate::http::{Client, Request};
+use crate::http::{Client, Failure, Request};
 use crate::redact::{is_loopback_host, register_secret, scrub};
 
 /// Largest credential file, subject token and credential-service answer read.
@@ -124,7 +124,7 @@ pub struct ExternalAccount {
 }
 
 /// Whether `text` is an `external_account` file (one `object_store` would not read).
-pub fn is_external_account(text: &str) -> bool {
+fn is_external_account(text: &str) -> bool {
     #[derive(Deserialize)]
     struct Kind {
         #[serde(rename = "type")]
@@ -429,7 +429,7 @@ fn blocking<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
-/// A token and when it stops working.
+/// An access token, and when to renew it.
 struct Cached {
     credential: Arc<GcpCredential>,
     refresh_at: Instant,
@@ -439,10 +439,8 @@ struct Cached {
 /// before it expires.
 pub struct ExternalAccountProvider {
     account: ExternalAccount,
-    cached: Mutex<Option<CachedToken>>,
+    cached: Mutex<Option<Cached>>,
 }
-
-struct CachedToken(Cached);
 
 /// Names the file only: the account holds header values (GitHub's request token) and the
 /// cache holds a token.
@@ -454,9 +452,9 @@ impl std::fmt::Debug for ExternalAccountProvider {
     }
 }
 
-/// Sends a credential request (again, up to `ATTEMPTS` times, when it got no answer or a
-/// "later": a token request changes nothing, so sending it twice is harmless), and returns
-/// the body of a 2xx answer.
+/// Sends a credential request (again, up to `ATTEMPTS` times, when the connection failed or
+/// the answer said "later": a token request changes nothing, so sending it twice is
+/// harmless), and returns the body of a 2xx answer.
 fn answer<'a>(
     account: &ExternalAccount,
     step: GcsStep,
@@ -472,8 +470,9 @@ fn answer<'a>(
     let mut attempt = 1;
     loop {
         let answer = client.send(request(attempt));
+        // A request that timed out is not sent again: the run would wait minutes.
         let again = match &answer {
-            Err(_) => true,
+            Err(e) => e.failure != Failure::TimedOut,
             Ok(r) => r.status() == 429 || r.status() >= 500,
         };
         if again && attempt < ATTEMPTS {
@@ -589,7 +588,7 @@ impl ExternalAccountProvider {
                     headers
                         .iter()
                         .fold(Request::get(url).attempt(attempt), |r, (name, value)| {
-                            r.header(*name, value.clone())
+                            r.header(name, value.clone())
                         })
                 })?;
                 let text = String::from_utf8(body)
@@ -661,17 +660,17 @@ impl ExternalAccountProvider {
     /// The cached access token, or a fresh one.
     fn token(&self) -> Result<Arc<GcpCredential>, CredentialError> {
         let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(CachedToken(token)) = cached.as_ref()
+        if let Some(token) = cached.as_ref()
             && Instant::now() < token.refresh_at
         {
             return Ok(token.credential.clone());
         }
         let (bearer, lifetime) = self.fetch()?;
         let credential = Arc::new(GcpCredential { bearer });
-        *cached = Some(CachedToken(Cached {
+        *cached = Some(Cached {
             credential: credential.clone(),
             refresh_at: Instant::now() + lifetime - REFRESH_MARGIN.min(lifetime / 2),
-        }));
+        });
         Ok(credential)
     }
 
