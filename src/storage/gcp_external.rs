@@ -71,6 +71,8 @@ struct File {
     credential_source: Option<serde_json::Map<String, serde_json::Value>>,
     service_account_impersonation_url: Option<String>,
     service_account_impersonation: Option<ImpersonationOptions>,
+    /// Workforce pools (people, not workloads) bill STS to this project.
+    workforce_pool_user_project: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -121,6 +123,7 @@ pub struct ExternalAccount {
     token_url: String,
     source: Source,
     impersonation: Option<Impersonation>,
+    user_project: Option<String>,
 }
 
 /// Whether `text` is an `external_account` file (one `object_store` would not read).
@@ -200,6 +203,20 @@ fn parse(path: &str, text: &str) -> Result<ExternalAccount, CredentialError> {
             .map_err(invalid)?,
         ),
     };
+    let user_project = match file.workforce_pool_user_project {
+        Some(project)
+            if project.is_empty()
+                || project.len() > 64
+                || !project
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) =>
+        {
+            return Err(invalid(
+                "`workforce_pool_user_project` is not a project id or number".to_owned(),
+            ));
+        }
+        project => project,
+    };
     Ok(ExternalAccount {
         path: path.to_owned(),
         audience,
@@ -207,6 +224,7 @@ fn parse(path: &str, text: &str) -> Result<ExternalAccount, CredentialError> {
         token_url,
         source,
         impersonation,
+        user_project,
     })
 }
 
@@ -605,7 +623,11 @@ impl ExternalAccountProvider {
     fn fetch(&self) -> Result<(String, Duration), CredentialError> {
         let account = &self.account;
         let subject = self.subject_token()?;
-        let fields = [
+        let options = account
+            .user_project
+            .as_ref()
+            .map(|project| serde_json::json!({ "userProject": project }).to_string());
+        let mut fields = vec![
             ("grant_type", TOKEN_EXCHANGE),
             ("requested_token_type", ACCESS_TOKEN_TYPE),
             ("audience", account.audience.as_str()),
@@ -613,6 +635,9 @@ impl ExternalAccountProvider {
             ("subject_token_type", account.subject_token_type.as_str()),
             ("subject_token", subject.as_str()),
         ];
+        if let Some(options) = &options {
+            fields.push(("options", options.as_str()));
+        }
         let token_url = account.token_url.as_str();
         let sts = json_answer(account, GcsStep::Exchange, token_url, |attempt| {
             Request::post(token_url).form(&fields).attempt(attempt)
@@ -808,6 +833,7 @@ mod tests {
             "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/ci@proj.iam.gserviceaccount.com:signBlob"
         );
         assert_eq!(impersonation.lifetime_seconds, 3600);
+        assert_eq!(account.user_project, None);
         let Source::Url {
             headers, format, ..
         } = account.source
@@ -893,6 +919,26 @@ mod tests {
             &header(MAX_HEADERS + 1),
         );
         assert!(refused(&many).to_string().contains("more than"));
+        let workforce = with(
+            r#""universe_domain""#,
+            r#""workforce_pool_user_project": "my-project", "universe_domain""#,
+        );
+        assert_eq!(
+            parse("creds.json", &workforce)
+                .unwrap()
+                .user_project
+                .as_deref(),
+            Some("my-project")
+        );
+        let workforce = with(
+            r#""universe_domain""#,
+            r#""workforce_pool_user_project": "a&b=c", "universe_domain""#,
+        );
+        assert!(
+            refused(&workforce)
+                .to_string()
+                .contains("workforce_pool_user_project")
+        );
         // Plain http is fine to this machine (the tests' stand-ins).
         let local = with("https://sts.googleapis.com", "http://127.0.0.1:9");
         assert!(parse("creds.json", &local).is_ok());
