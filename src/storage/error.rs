@@ -32,10 +32,48 @@ pub enum CredentialError {
     ContainerToken { path: String, reason: String },
     #[error("no credentials from the container endpoint {url}: {reason}")]
     Container { url: String, reason: String },
+    /// A GCS credential file that cannot be read or is not a valid `external_account`.
+    #[error("the GCS credential file {path} cannot be used: {reason}")]
+    GcsFile { path: String, reason: String },
     #[error(
-        "{path} is an `external_account` (workload identity federation) file, which maskflow cannot use yet"
+        "the GCS credential file {path} takes its subject token from `{kind}`, which maskflow does not support"
     )]
-    GcsExternalAccount { path: String },
+    GcsUnsupportedSource { path: String, kind: String },
+    /// A step of workload identity federation failed (the reason never holds a token).
+    #[error("workload identity federation ({path}) failed at {step}: {reason}")]
+    GcsExchange {
+        path: String,
+        step: GcsStep,
+        reason: String,
+    },
+    #[error(
+        "cannot sign GCS URLs: {path} names no service account to sign as (no `service_account_impersonation_url`)"
+    )]
+    GcsNoServiceAccount { path: String },
+}
+
+/// The steps of workload identity federation, each with its own way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GcsStep {
+    /// Reading the identity provider's token (a file, or a URL such as GitHub's).
+    SubjectToken,
+    /// STS's token exchange.
+    Exchange,
+    /// IAM Credentials `generateAccessToken` for the service account.
+    Impersonation,
+    /// IAM Credentials `signBlob`, for a signed URL.
+    SignBlob,
+}
+
+impl std::fmt::Display for GcsStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            GcsStep::SubjectToken => "reading the subject token",
+            GcsStep::Exchange => "the STS token exchange",
+            GcsStep::Impersonation => "impersonating the service account",
+            GcsStep::SignBlob => "signBlob",
+        })
+    }
 }
 
 impl CredentialError {
@@ -59,8 +97,28 @@ impl CredentialError {
             CredentialError::ContainerToken { .. } | CredentialError::Container { .. } => {
                 "check AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (or AWS_CONTAINER_AUTHORIZATION_TOKEN): the ECS or EKS Pod Identity agent sets them, and on EKS the pod's service account needs a pod identity association".to_owned()
             }
-            CredentialError::GcsExternalAccount { .. } => {
-                "use a service-account key, or `gcloud auth application-default login`, or run where the metadata server answers".to_owned()
+            CredentialError::GcsFile { .. } => {
+                "write it again with google-github-actions/auth or `gcloud iam workload-identity-pools create-cred-config`, or point GOOGLE_APPLICATION_CREDENTIALS at another file".to_owned()
+            }
+            CredentialError::GcsUnsupportedSource { .. } => {
+                "use a credential file whose `credential_source` is a `file` or a `url` (google-github-actions/auth writes one), or a service-account key".to_owned()
+            }
+            CredentialError::GcsExchange { step, .. } => match step {
+                GcsStep::SubjectToken => {
+                    "on GitHub Actions the job needs `permissions: id-token: write`; elsewhere check the file's `credential_source`".to_owned()
+                }
+                GcsStep::Exchange => {
+                    "check the workload identity pool provider: the file's `audience`, the provider's issuer and attribute condition".to_owned()
+                }
+                GcsStep::Impersonation => {
+                    "grant the federated identity roles/iam.workloadIdentityUser on the service account".to_owned()
+                }
+                GcsStep::SignBlob => {
+                    "grant the service account roles/iam.serviceAccountTokenCreator on itself (iam.serviceAccounts.signBlob), so it can sign URLs".to_owned()
+                }
+            },
+            CredentialError::GcsNoServiceAccount { .. } => {
+                "give google-github-actions/auth a `service_account` (it must hold roles/iam.serviceAccountTokenCreator on itself), or use a service-account key".to_owned()
             }
         }
     }
@@ -106,15 +164,16 @@ impl StorageError {
         object: &impl std::fmt::Display,
         error: &object_store::Error,
     ) -> Self {
-        // A credential source of ours failed (`refresh::Refreshing` hands its error to
-        // object_store as the source of a `Generic` one): told as such, with its hint.
-        if let object_store::Error::Generic { source, .. } = error
-            && let Some(source) = source.downcast_ref::<CredentialError>()
-        {
-            return StorageError::Credentials {
-                object: object.to_string(),
-                source: Box::new(source.clone()),
-            };
+        // A credential provider of ours failed inside object_store: keep its type and hint.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(e) = cause {
+            if let Some(source) = e.downcast_ref::<CredentialError>() {
+                return StorageError::Credentials {
+                    object: object.to_string(),
+                    source: Box::new(source.clone()),
+                };
+            }
+            cause = e.source();
         }
         let refusal = match error {
             object_store::Error::NotFound { .. } => Refusal::NotFound,

@@ -6,6 +6,7 @@
 mod aws_profile;
 mod container;
 mod error;
+mod gcp_external;
 #[cfg(test)]
 mod gcs;
 mod ops;
@@ -17,7 +18,7 @@ mod stage;
 mod stores;
 mod web_identity;
 
-pub use error::{CredentialError, Refusal, StorageError};
+pub use error::{CredentialError, GcsStep, Refusal, StorageError};
 pub use ops::{ObjectInfo, Storage};
 pub use stage::{StageError, Staged, Stager};
 

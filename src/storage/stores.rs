@@ -14,7 +14,9 @@
 //!   `AZURE_STORAGE_KEY`, a connection string); workload identity; a client secret; a SAS
 //!   token; the Azure CLI; managed identity.
 //! - GCS: `GOOGLE_SERVICE_ACCOUNT`/`GOOGLE_SERVICE_ACCOUNT_KEY`; application default
-//!   credentials (`GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's file); the metadata server.
+//!   credentials (`GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's file): a service-account
+//!   key, an authorized user, or an `external_account` (workload identity federation; ours,
+//!   `gcp_external`); the metadata server.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +30,8 @@ use super::aws_profile::{self, CredentialProcess, Profile};
 use super::container::Container;
 use super::refresh::Refreshing;
 use super::web_identity::WebIdentity;
-use super::{CredentialError, ObjectUrl, StorageError, StorageSettings};
+use super::gcp_external;
+use super::{ObjectUrl, StorageError, StorageSettings};
 use crate::redact::register_secret;
 
 /// A bucket's client and how its URLs are signed.
@@ -244,18 +247,21 @@ fn gcs(
     object: &ObjectUrl,
     bucket: &str,
 ) -> Result<Bucket, StorageError> {
-    // object_store reads service_account and authorized_user files only: say so plainly for
-    // the `external_account` file that workload identity federation writes.
-    if let Some(path) = var("GOOGLE_APPLICATION_CREDENTIALS")
-        && let Ok(text) = std::fs::read_to_string(&path)
-        && let Ok(json) = serde_json::from_str::<serde_json::Value>(&text)
-        && json.get("type").and_then(|t| t.as_str()) == Some("external_account")
-    {
-        return Err(StorageError::Credentials {
-            object: object.to_string(),
-            source: Box::new(CredentialError::GcsExternalAccount { path }),
-        });
-    }
+    // object_store reads service_account and authorized_user files only; the
+    // `external_account` file of workload identity federation is ours (`gcp_external`).
+    let external = match adc_file() {
+        Some(path)
+            if var("GOOGLE_SERVICE_ACCOUNT").is_none()
+                && var("GOOGLE_SERVICE_ACCOUNT_PATH").is_none()
+                && var("GOOGLE_SERVICE_ACCOUNT_KEY").is_none() =>
+        {
+            gcp_external::read(&path).map_err(|source| StorageError::Credentials {
+                object: object.to_string(),
+                source: Box::new(source),
+            })?
+        }
+        _ => None,
+    };
     let mut builder = GoogleCloudStorageBuilder::from_env()
         .with_bucket_name(bucket)
         .with_retry(retry());
@@ -266,6 +272,12 @@ fn gcs(
                 .with_client_options(object_store::ClientOptions::new().with_allow_http(true));
         }
     }
+    if let Some(account) = external {
+        let provider = Arc::new(gcp_external::ExternalAccountProvider::new(account));
+        builder = builder
+            .with_credentials(provider.clone())
+            .with_signing_credentials(Arc::new(gcp_external::SigningProvider(provider)));
+    }
     let store = Arc::new(
         builder
             .build()
@@ -275,6 +287,18 @@ fn gcs(
         store: store.clone(),
         signer: Signing::Store(store),
     })
+}
+
+/// The application default credentials file: `GOOGLE_APPLICATION_CREDENTIALS`, else
+/// gcloud's, if there is one (the same two `object_store` reads).
+fn adc_file() -> Option<String> {
+    if let Some(path) = var("GOOGLE_APPLICATION_CREDENTIALS") {
+        return Some(path);
+    }
+    let home = std::env::var_os("HOME")?;
+    let path =
+        std::path::Path::new(&home).join(".config/gcloud/application_default_credentials.json");
+    path.is_file().then(|| path.display().to_string())
 }
 
 #[cfg(test)]

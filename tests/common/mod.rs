@@ -3,6 +3,7 @@
 
 pub mod azurite;
 pub mod emulator;
+pub mod gcs;
 pub mod s3;
 pub mod snapshot;
 pub mod storage;
