@@ -9,8 +9,12 @@
 //!   `AWS_WEB_IDENTITY_TOKEN_FILE`; ECS `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`; EKS Pod
 //!   Identity `AWS_CONTAINER_CREDENTIALS_FULL_URI`; EC2 instance metadata (IMDSv2).
 //! - Azure: `AZURE_STORAGE_TOKEN`; the account key (`AZURE_STORAGE_ACCOUNT_KEY`,
-//!   `AZURE_STORAGE_KEY`, a connection string); workload identity; a client secret; a SAS
-//!   token; the Azure CLI; managed identity.
+//!   `AZURE_STORAGE_KEY`, a connection string); workload identity (`AZURE_CLIENT_ID` +
+//!   `AZURE_TENANT_ID` + `AZURE_FEDERATED_TOKEN_FILE`); a client secret (`AZURE_CLIENT_ID` +
+//!   `AZURE_TENANT_ID` + `AZURE_CLIENT_SECRET`); a SAS token; the Azure CLI
+//!   (`AZURE_USE_AZURE_CLI=true`); managed identity. Entra ID tokens come from
+//!   `AZURE_AUTHORITY_HOST` (default `https://login.microsoftonline.com`). With a token, URLs
+//!   are signed with a user-delegation SAS (Get User Delegation Key).
 //! - GCS: `GOOGLE_SERVICE_ACCOUNT`/`GOOGLE_SERVICE_ACCOUNT_KEY`; application default
 //!   credentials (`GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's file); the metadata server.
 
@@ -59,6 +63,11 @@ fn retry() -> RetryConfig {
 }
 
 pub fn build(settings: &StorageSettings, object: &ObjectUrl) -> Result<Bucket, StorageError> {
+    // object_store's client would fail to build with only "no CA certificates were loaded".
+    crate::http::ca_file().map_err(|source| StorageError::CaFile {
+        object: object.to_string(),
+        source,
+    })?;
     match object {
         ObjectUrl::S3 { bucket, .. } => s3(settings, object, bucket),
         ObjectUrl::Azure {
@@ -196,6 +205,23 @@ fn azure(
         register_secret(sas);
         builder = builder.with_config(AzureConfigKey::SasKey, sas);
     }
+    for key in [AzureConfigKey::ClientSecret, AzureConfigKey::Token] {
+        if let Some(secret) = builder.get_config_value(&key) {
+            register_secret(&secret);
+        }
+    }
+    // Azure's SDKs and AKS's workload identity webhook write AZURE_AUTHORITY_HOST with a
+    // trailing slash; object_store appends `/TENANT/oauth2/v2.0/token` to it as it is.
+    if let Some(host) = builder.get_config_value(&AzureConfigKey::AuthorityHost) {
+        builder = builder.with_authority_host(host.trim_end_matches('/'));
+    }
+    // Which source object_store's chain picks before a SAS (its `resolve_credential_auto`):
+    // a SAS the user gave is appended to URLs only when the chain uses it for requests too.
+    let has = |key: AzureConfigKey| builder.get_config_value(&key).is_some();
+    let oauth_first = has(AzureConfigKey::Token)
+        || (has(AzureConfigKey::ClientId)
+            && has(AzureConfigKey::AuthorityId)
+            && (has(AzureConfigKey::FederatedTokenFile) || has(AzureConfigKey::ClientSecret)));
     let base = match &endpoint {
         Some(endpoint) => {
             builder = builder
@@ -211,7 +237,7 @@ fn azure(
             .map_err(|e| StorageError::setup(object, &e))?,
     );
     let signer = match sas {
-        Some(sas) if key.is_none() => Signing::UserSas {
+        Some(sas) if key.is_none() && !oauth_first => Signing::UserSas {
             sas: sas.trim_start_matches('?').to_owned(),
             base: format!("{base}/{container}"),
             fallback: store.clone(),
