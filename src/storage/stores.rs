@@ -215,13 +215,7 @@ fn azure(
     if let Some(host) = builder.get_config_value(&AzureConfigKey::AuthorityHost) {
         builder = builder.with_authority_host(host.trim_end_matches('/'));
     }
-    // Which source object_store's chain picks before a SAS (its `resolve_credential_auto`):
-    // a SAS the user gave is appended to URLs only when the chain uses it for requests too.
-    let has = |key: AzureConfigKey| builder.get_config_value(&key).is_some();
-    let oauth_first = has(AzureConfigKey::Token)
-        || (has(AzureConfigKey::ClientId)
-            && has(AzureConfigKey::AuthorityId)
-            && (has(AzureConfigKey::FederatedTokenFile) || has(AzureConfigKey::ClientSecret)));
+    let oauth_first = entra_before_sas(&builder);
     let base = match &endpoint {
         Some(endpoint) => {
             builder = builder
@@ -245,6 +239,17 @@ fn azure(
         _ => Signing::Store(store.clone()),
     };
     Ok(Bucket { store, signer })
+}
+
+/// Whether object_store's chain (its `resolve_credential_auto`) picks an Entra ID source (a
+/// token, workload identity, a client secret) before a SAS: a SAS the user gave is appended
+/// to URLs only when the chain uses it for requests too.
+fn entra_before_sas(builder: &MicrosoftAzureBuilder) -> bool {
+    let has = |key: AzureConfigKey| builder.get_config_value(&key).is_some();
+    has(AzureConfigKey::Token)
+        || (has(AzureConfigKey::ClientId)
+            && has(AzureConfigKey::AuthorityId)
+            && (has(AzureConfigKey::FederatedTokenFile) || has(AzureConfigKey::ClientSecret)))
 }
 
 fn gcs(
@@ -295,5 +300,29 @@ mod tests {
         assert_eq!(connection_field(c, "AccountName").as_deref(), Some("acct"));
         assert_eq!(connection_field(c, "accountkey").as_deref(), Some("a2V5"));
         assert_eq!(connection_field(c, "SharedAccessSignature"), None);
+    }
+
+    #[test]
+    fn entra_sources_come_before_a_sas() {
+        let sas = || MicrosoftAzureBuilder::new().with_config(AzureConfigKey::SasKey, "sv=x");
+        assert!(!entra_before_sas(&sas()));
+        let secret = sas()
+            .with_config(AzureConfigKey::ClientId, "id")
+            .with_config(AzureConfigKey::AuthorityId, "tenant")
+            .with_config(AzureConfigKey::ClientSecret, "s");
+        assert!(entra_before_sas(&secret));
+        // Without a tenant, object_store skips the client secret and takes the SAS.
+        let no_tenant = sas()
+            .with_config(AzureConfigKey::ClientId, "id")
+            .with_config(AzureConfigKey::ClientSecret, "s");
+        assert!(!entra_before_sas(&no_tenant));
+        let federated = sas()
+            .with_config(AzureConfigKey::ClientId, "id")
+            .with_config(AzureConfigKey::AuthorityId, "tenant")
+            .with_config(AzureConfigKey::FederatedTokenFile, "/token");
+        assert!(entra_before_sas(&federated));
+        assert!(entra_before_sas(
+            &sas().with_config(AzureConfigKey::Token, "t")
+        ));
     }
 }
