@@ -35,12 +35,18 @@ impl Azurite {
 
     fn start_with(extra: &[&str], scheme: &str) -> Self {
         let dir = super::repo().join("tests/azurite");
-        let npm = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .status()
-            .expect("npm is needed for the Azure tests (Node.js 20+)");
-        assert!(npm.success(), "npm ci failed in tests/azurite");
+        // Once per test process: `npm ci` first deletes node_modules, which would pull
+        // Azurite from under a test running beside this one.
+        static INSTALLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let installed = INSTALLED.get_or_init(|| {
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&dir)
+                .status()
+                .expect("npm is needed for the Azure tests (Node.js 20+)")
+                .success()
+        });
+        assert!(installed, "npm ci failed in tests/azurite");
         let data = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
