@@ -243,8 +243,58 @@ pub(crate) fn block_on<F: Future>(runtime: &tokio::runtime::Runtime, future: F) 
     }
 }
 
+/// `SSL_CERT_FILE` names a file that cannot serve as the CA bundle. Both TLS clients (ours and
+/// object_store's) verify through the platform verifier, which on Linux reads `SSL_CERT_FILE`
+/// (and `SSL_CERT_DIR`) instead of the system store when set, and skips what it cannot read
+/// with no more than "no CA certificates were loaded": this says which file and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaFileError {
+    #[error("SSL_CERT_FILE names {path}, which cannot be read: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("SSL_CERT_FILE names {path}, which is not a PEM certificate bundle: {reason}")]
+    Malformed { path: String, reason: String },
+    #[error(
+        "SSL_CERT_FILE names {path}, which holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+    )]
+    Empty { path: String },
+}
+
+impl CaFileError {
+    pub fn hint(&self) -> &'static str {
+        "point SSL_CERT_FILE at a PEM file of CA certificates (the system's bundle with your \
+         private CA appended, e.g. /etc/ssl/certs/ca-certificates.crt plus ca.pem), or unset it"
+    }
+}
+
+/// Checks the file `SSL_CERT_FILE` names, once per process; `Ok` when it is unset.
+pub fn ca_file() -> Result<(), CaFileError> {
+    static CHECKED: OnceLock<Result<(), CaFileError>> = OnceLock::new();
+    CHECKED
+        .get_or_init(|| {
+            let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) else {
+                return Ok(());
+            };
+            let path_text = path.to_string_lossy().into_owned();
+            let bytes = std::fs::read(&path).map_err(|e| CaFileError::Unreadable {
+                path: path_text.clone(),
+                reason: e.to_string(),
+            })?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&bytes).map_err(|e| {
+                CaFileError::Malformed {
+                    path: path_text.clone(),
+                    reason: root_cause(&e),
+                }
+            })?;
+            if certificates.is_empty() {
+                return Err(CaFileError::Empty { path: path_text });
+            }
+            Ok(())
+        })
+        .clone()
+}
+
 /// The one reqwest client (and so one connection pool), and why https cannot be used if the
-/// system has no CA certificates.
+/// system has no CA certificates (the whole message, hint included).
 struct Transport {
     client: reqwest::Client,
     no_tls: Option<String>,
@@ -282,7 +332,14 @@ fn transport() -> Result<&'static Transport, SetupError> {
                 // (a bare container). Plain http (the emulator, local stand-ins) still works;
                 // https says why it cannot.
                 Err(e) => {
-                    let no_tls = Some(root_cause(&e));
+                    let no_tls = Some(match ca_file() {
+                        Err(bad) => format!("https is unavailable: {bad}: {}", bad.hint()),
+                        Ok(()) => format!(
+                            "https is unavailable ({}): install the system's CA certificates \
+                             (the ca-certificates package) or point SSL_CERT_FILE at a PEM bundle",
+                            root_cause(&e)
+                        ),
+                    });
                     let client = builder()
                         .tls_certs_only(Vec::new())
                         .build()
@@ -360,13 +417,7 @@ impl Client {
                 .get(..8)
                 .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
         {
-            return Err(failed(
-                Failure::NotSent,
-                format!(
-                    "https is unavailable ({reason}): install the system's CA certificates \
-                     (the ca-certificates package) or point SSL_CERT_FILE at a PEM bundle"
-                ),
-            ));
+            return Err(failed(Failure::NotSent, reason.clone()));
         }
         let runtime = runtime().map_err(|e| failed(Failure::NotSent, e.to_string()))?;
         let verb = match method {

@@ -129,6 +129,8 @@ impl CredentialError {
 pub enum Refusal {
     NotFound,
     Denied,
+    /// The server's TLS certificate did not verify (a private CA not trusted, say).
+    Untrusted,
     Other,
 }
 
@@ -147,6 +149,12 @@ pub enum StorageError {
     Credentials {
         object: String,
         source: Box<CredentialError>,
+    },
+    /// `SSL_CERT_FILE` is set but unusable, so no https answer could be verified.
+    #[error("{object}: {source}")]
+    CaFile {
+        object: String,
+        source: crate::http::CaFileError,
     },
     /// The store was asked and refused, or could not be reached.
     #[error("cannot {operation} {object}: {reason}")]
@@ -175,28 +183,36 @@ impl StorageError {
             }
             cause = e.source();
         }
+        let reason = describe(error);
         let refusal = match error {
             object_store::Error::NotFound { .. } => Refusal::NotFound,
             object_store::Error::PermissionDenied { .. }
             | object_store::Error::Unauthenticated { .. } => Refusal::Denied,
+            // rustls's words, deep in a `Generic` error's chain whose types we cannot name
+            // (a store's request, or its credential source's token request).
+            _ if reason.contains("invalid peer certificate") => Refusal::Untrusted,
             _ => Refusal::Other,
         };
         StorageError::Request {
             operation,
             object: object.to_string(),
-            reason: describe(error),
+            reason,
             refusal,
         }
     }
 
     pub(crate) fn setup(object: &impl std::fmt::Display, error: &object_store::Error) -> Self {
+        let reason = describe(error);
+        // The platform verifier's words when the system has no CA certificates at all.
+        let hint = if reason.contains("No CA certificates were loaded") {
+            "install the system's CA certificates (the ca-certificates package) or point SSL_CERT_FILE at a PEM bundle"
+        } else {
+            "check `storage:` in the manifest and the cloud's credentials (README, Cloud storage)"
+        };
         StorageError::Setup {
             object: object.to_string(),
-            reason: describe(error),
-            hint: Some(
-                "check `storage:` in the manifest and the cloud's credentials (README, Cloud storage)"
-                    .to_owned(),
-            ),
+            reason,
+            hint: Some(hint.to_owned()),
         }
     }
 
@@ -214,11 +230,15 @@ impl StorageError {
         match self {
             StorageError::Setup { hint, .. } => hint.clone(),
             StorageError::Credentials { source, .. } => Some(source.hint()),
+            StorageError::CaFile { source, .. } => Some(source.hint().to_owned()),
             StorageError::Request { refusal, .. } => Some(
                 match refusal {
                     Refusal::NotFound => "check the URL: nothing is there",
                     Refusal::Denied => {
                         "the store refused the credentials: check which ones were found (README, Cloud storage, lists the order), their rights on the bucket, the region and the clock"
+                    }
+                    Refusal::Untrusted => {
+                        "the server's certificate is not trusted: if a private CA issued it, add the CA to the system's store or point SSL_CERT_FILE at a PEM bundle that holds it (README, Cloud storage)"
                     }
                     Refusal::Other => {
                         "check the storage endpoint, the network and the credentials (README, Cloud storage)"

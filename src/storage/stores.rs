@@ -11,8 +11,12 @@
 //!   (object_store's); `AWS_CONTAINER_CREDENTIALS_FULL_URI` with its optional token (ours,
 //!   `container`); EC2 instance metadata (IMDSv2, object_store's).
 //! - Azure: `AZURE_STORAGE_TOKEN`; the account key (`AZURE_STORAGE_ACCOUNT_KEY`,
-//!   `AZURE_STORAGE_KEY`, a connection string); workload identity; a client secret; a SAS
-//!   token; the Azure CLI; managed identity.
+//!   `AZURE_STORAGE_KEY`, a connection string); workload identity (`AZURE_CLIENT_ID` +
+//!   `AZURE_TENANT_ID` + `AZURE_FEDERATED_TOKEN_FILE`); a client secret (`AZURE_CLIENT_ID` +
+//!   `AZURE_TENANT_ID` + `AZURE_CLIENT_SECRET`); a SAS token; the Azure CLI
+//!   (`AZURE_USE_AZURE_CLI=true`); managed identity. Entra ID tokens come from
+//!   `AZURE_AUTHORITY_HOST` (default `https://login.microsoftonline.com`). With a token, URLs
+//!   are signed with a user-delegation SAS (Get User Delegation Key).
 //! - GCS: `GOOGLE_SERVICE_ACCOUNT`/`GOOGLE_SERVICE_ACCOUNT_KEY`; application default
 //!   credentials (`GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's file): a service-account
 //!   key, an authorized user, or an `external_account` (workload identity federation; ours,
@@ -28,9 +32,9 @@ use object_store::{ObjectStore, RetryConfig};
 
 use super::aws_profile::{self, CredentialProcess, Profile};
 use super::container::Container;
+use super::gcp_external;
 use super::refresh::Refreshing;
 use super::web_identity::WebIdentity;
-use super::gcp_external;
 use super::{ObjectUrl, StorageError, StorageSettings};
 use crate::redact::register_secret;
 
@@ -67,6 +71,11 @@ fn retry() -> RetryConfig {
 }
 
 pub fn build(settings: &StorageSettings, object: &ObjectUrl) -> Result<Bucket, StorageError> {
+    // object_store's client would fail to build with only "no CA certificates were loaded".
+    crate::http::ca_file().map_err(|source| StorageError::CaFile {
+        object: object.to_string(),
+        source,
+    })?;
     match object {
         ObjectUrl::S3 { bucket, .. } => s3(settings, object, bucket),
         ObjectUrl::Azure {
@@ -217,6 +226,17 @@ fn azure(
         register_secret(sas);
         builder = builder.with_config(AzureConfigKey::SasKey, sas);
     }
+    for key in [AzureConfigKey::ClientSecret, AzureConfigKey::Token] {
+        if let Some(secret) = builder.get_config_value(&key) {
+            register_secret(&secret);
+        }
+    }
+    // Azure's SDKs and AKS's workload identity webhook write AZURE_AUTHORITY_HOST with a
+    // trailing slash; object_store appends `/TENANT/oauth2/v2.0/token` to it as it is.
+    if let Some(host) = builder.get_config_value(&AzureConfigKey::AuthorityHost) {
+        builder = builder.with_authority_host(host.trim_end_matches('/'));
+    }
+    let oauth_first = entra_before_sas(&builder);
     let base = match &endpoint {
         Some(endpoint) => {
             builder = builder
@@ -232,7 +252,7 @@ fn azure(
             .map_err(|e| StorageError::setup(object, &e))?,
     );
     let signer = match sas {
-        Some(sas) if key.is_none() => Signing::UserSas {
+        Some(sas) if key.is_none() && !oauth_first => Signing::UserSas {
             sas: sas.trim_start_matches('?').to_owned(),
             base: format!("{base}/{container}"),
             fallback: store.clone(),
@@ -240,6 +260,17 @@ fn azure(
         _ => Signing::Store(store.clone()),
     };
     Ok(Bucket { store, signer })
+}
+
+/// Whether object_store's chain (its `resolve_credential_auto`) picks an Entra ID source (a
+/// token, workload identity, a client secret) before a SAS: a SAS the user gave is appended
+/// to URLs only when the chain uses it for requests too.
+fn entra_before_sas(builder: &MicrosoftAzureBuilder) -> bool {
+    let has = |key: AzureConfigKey| builder.get_config_value(&key).is_some();
+    has(AzureConfigKey::Token)
+        || (has(AzureConfigKey::ClientId)
+            && has(AzureConfigKey::AuthorityId)
+            && (has(AzureConfigKey::FederatedTokenFile) || has(AzureConfigKey::ClientSecret)))
 }
 
 fn gcs(
@@ -311,5 +342,29 @@ mod tests {
         assert_eq!(connection_field(c, "AccountName").as_deref(), Some("acct"));
         assert_eq!(connection_field(c, "accountkey").as_deref(), Some("a2V5"));
         assert_eq!(connection_field(c, "SharedAccessSignature"), None);
+    }
+
+    #[test]
+    fn entra_sources_come_before_a_sas() {
+        let sas = || MicrosoftAzureBuilder::new().with_config(AzureConfigKey::SasKey, "sv=x");
+        assert!(!entra_before_sas(&sas()));
+        let secret = sas()
+            .with_config(AzureConfigKey::ClientId, "id")
+            .with_config(AzureConfigKey::AuthorityId, "tenant")
+            .with_config(AzureConfigKey::ClientSecret, "s");
+        assert!(entra_before_sas(&secret));
+        // Without a tenant, object_store skips the client secret and takes the SAS.
+        let no_tenant = sas()
+            .with_config(AzureConfigKey::ClientId, "id")
+            .with_config(AzureConfigKey::ClientSecret, "s");
+        assert!(!entra_before_sas(&no_tenant));
+        let federated = sas()
+            .with_config(AzureConfigKey::ClientId, "id")
+            .with_config(AzureConfigKey::AuthorityId, "tenant")
+            .with_config(AzureConfigKey::FederatedTokenFile, "/token");
+        assert!(entra_before_sas(&federated));
+        assert!(entra_before_sas(
+            &sas().with_config(AzureConfigKey::Token, "t")
+        ));
     }
 }

@@ -1,5 +1,6 @@
 //! Azurite, Microsoft's Azure Storage emulator (npm, pinned in `tests/azurite/`), which
-//! checks Shared Key and SAS signatures as Azure does.
+//! checks Shared Key and SAS signatures (service and user-delegation) as Azure does, and in
+//! https mode Entra ID bearer tokens (their claims, not their signatures).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,13 +21,32 @@ pub struct Azurite {
 
 impl Azurite {
     pub fn start() -> Self {
+        Self::start_with(&[], "http")
+    }
+
+    /// Over https with the private CA's server certificate, accepting Entra ID bearer tokens
+    /// (`--oauth basic`, which needs https) besides Shared Key and SAS. This process must
+    /// trust the CA for the helpers below: use `Tls::trusted()`.
+    pub fn start_https_oauth(tls: &super::tls::Tls) -> Self {
+        let cert = tls.cert_file.to_str().unwrap();
+        let key = tls.key_file.to_str().unwrap();
+        Self::start_with(&["--cert", cert, "--key", key, "--oauth", "basic"], "https")
+    }
+
+    fn start_with(extra: &[&str], scheme: &str) -> Self {
         let dir = super::repo().join("tests/azurite");
-        let npm = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .status()
-            .expect("npm is needed for the Azure tests (Node.js 20+)");
-        assert!(npm.success(), "npm ci failed in tests/azurite");
+        // Once per test process: `npm ci` first deletes node_modules, which would pull
+        // Azurite from under a test running beside this one.
+        static INSTALLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let installed = INSTALLED.get_or_init(|| {
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&dir)
+                .status()
+                .expect("npm is needed for the Azure tests (Node.js 20+)")
+                .success()
+        });
+        assert!(installed, "npm ci failed in tests/azurite");
         let data = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -37,6 +57,7 @@ impl Azurite {
             .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
             .arg("--location")
             .arg(data.path())
+            .args(extra)
             .arg("--silent")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -49,7 +70,7 @@ impl Azurite {
         }
         Self {
             child,
-            endpoint: format!("http://127.0.0.1:{port}/{ACCOUNT}"),
+            endpoint: format!("{scheme}://127.0.0.1:{port}/{ACCOUNT}"),
             _data: data,
         }
     }

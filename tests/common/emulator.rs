@@ -15,9 +15,15 @@ pub struct Emulator {
 impl Emulator {
     /// Starts the emulator on a free port with `args` and waits until it listens.
     pub fn start(args: &[&str]) -> Self {
+        Self::start_with_env(args, &[])
+    }
+
+    /// With environment variables, e.g. `SSL_CERT_FILE` to fetch from https stand-ins.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &std::path::Path)]) -> Self {
         let mut child = super::Test::anywhere()
             .args(["emulate", "--format", "json", "--port", "0"])
             .args(args)
+            .envs(env.iter().copied())
             .command()
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

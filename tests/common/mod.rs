@@ -3,11 +3,13 @@
 
 pub mod azurite;
 pub mod emulator;
+pub mod entra;
 pub mod gcs;
 pub mod s3;
 pub mod snapshot;
 pub mod storage;
 pub mod test;
+pub mod tls;
 
 pub use test::{Test, github_files};
 
