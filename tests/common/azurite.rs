@@ -159,20 +159,35 @@ impl Azurite {
             .encode(ring::hmac::sign(&key, string_to_sign.as_bytes()).as_ref());
         let query: String = query.iter().map(|(k, v)| format!("{k}={v}&")).collect();
         let url = format!("{}{path}?{query}", self.endpoint);
-        let mut request = maskflow::http::Request::new(maskflow::http::Method::Put, &url)
-            .header("Content-Type", content_type)
-            .header("x-ms-date", date.clone())
-            .header("x-ms-version", "2021-08-06")
-            .header("Authorization", format!("SharedKey {ACCOUNT}:{signature}"))
-            .bytes(body.to_vec());
-        if !blob_type.is_empty() {
-            request = request.header("x-ms-blob-type", "BlockBlob");
-        }
+        let request = || {
+            let request = maskflow::http::Request::new(maskflow::http::Method::Put, &url)
+                .header("Content-Type", content_type)
+                .header("x-ms-date", date.clone())
+                .header("x-ms-version", "2021-08-06")
+                .header("Authorization", format!("SharedKey {ACCOUNT}:{signature}"))
+                .bytes(body.to_vec());
+            if blob_type.is_empty() {
+                request
+            } else {
+                request.header("x-ms-blob-type", "BlockBlob")
+            }
+        };
         assert_eq!(method, "PUT");
-        maskflow::http::Client::new(std::time::Duration::from_secs(30))
-            .send(request)
-            .unwrap()
-            .status()
+        let client = maskflow::http::Client::new(std::time::Duration::from_secs(30));
+        // Azurite may take its first connections before it answers them (a loaded machine,
+        // https): a request that never reached it is tried again, briefly.
+        let mut attempts = 0;
+        loop {
+            match client.send(request()) {
+                Ok(response) => return response.status(),
+                Err(e) if e.not_sent() && attempts < 5 => {
+                    attempts += 1;
+                    eprintln!("Azurite setup {path}: {e}; again");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(e) => panic!("Azurite setup {path}: {e}"),
+            }
+        }
     }
 }
 
