@@ -182,7 +182,6 @@ impl Azurite {
                 Ok(response) => return response.status(),
                 Err(e) if e.not_sent() && attempts < 5 => {
                     attempts += 1;
-                    eprintln!("Azurite setup {path}: {e}; again");
                     std::thread::sleep(Duration::from_millis(500));
                 }
                 Err(e) => panic!("Azurite setup {path}: {e}"),
