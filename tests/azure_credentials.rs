@@ -265,3 +265,75 @@ fn with_an_entra_token_staging_urls_are_user_delegation_sas() {
     assert!(root.join("masks/camera.png").is_file());
     assert!(!entra.requests().is_empty());
 }
+
+/// Answers Azure's managed identity endpoint (App Service's `IDENTITY_ENDPOINT`, the VM's
+/// IMDS path) as Azure does: a token for the resource asked, with `expires_on` a string.
+/// Returns its URL and the query strings it was asked with.
+fn managed_identity(
+    header: &'static str,
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    std::thread::JoinHandle<()>,
+) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/metadata/identity/oauth2/token",
+        server.server_addr().to_ip().unwrap()
+    );
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    let handle = std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let has = |name: &'static str, value: &str| {
+                request
+                    .headers()
+                    .iter()
+                    .any(|h| h.field.equiv(name) && h.value == value)
+            };
+            let proper = has("metadata", "true") && has("x-identity-header", header);
+            seen.lock().unwrap().push(request.url().to_owned());
+            let response = if proper {
+                let expires = jiff::Timestamp::now().as_second() + 3600;
+                let body = serde_json::json!({
+                    "access_token": common::entra::token(TENANT, CLIENT_ID),
+                    "expires_on": expires.to_string(),
+                    "resource": "https://storage.azure.com",
+                    "token_type": "Bearer",
+                });
+                tiny_http::Response::from_string(body.to_string()).with_status_code(200)
+            } else {
+                tiny_http::Response::from_string("{\"error\":\"invalid_request\"}")
+                    .with_status_code(400)
+            };
+            let _ = request.respond(response);
+        }
+    });
+    (url, asked, handle)
+}
+
+#[test]
+fn a_managed_identity_reads_a_glob_from_https_azurite() {
+    let tls = Tls::trusted();
+    let azurite = azurite_with_photos(tls);
+    let (endpoint, asked, _server) = managed_identity("identity-header-value");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    glob_manifest(root, &azurite);
+    let env = [
+        ("IDENTITY_ENDPOINT", endpoint.as_str()),
+        ("IDENTITY_HEADER", "identity-header-value"),
+        ("SSL_CERT_FILE", tls.ca_file.to_str().unwrap()),
+    ];
+    let output = run(root, &env, &["apply"]);
+    assert_eq!(code(&output), 0, "{}", text(&output));
+    assert_eq!(summary(&events(&output))["created"].as_u64(), Some(2));
+    // One token for the run, for Azure Storage.
+    let asked = asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0].contains("resource=https%3A%2F%2Fstorage.azure.com"),
+        "{asked:?}"
+    );
+    assert!(!text(&output).contains("identity-header-value"));
+}
