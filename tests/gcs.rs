@@ -304,3 +304,51 @@ fn unusable_files_and_refusals_are_named_with_a_way_out() {
         text_of(&output)
     );
 }
+
+#[test]
+fn masks_written_to_gcs_are_checked_with_a_head_and_pruned() {
+    let gcs = Gcs::start(gcs::ACCOUNT_TOKEN);
+    for name in PHOTOS {
+        gcs.put(&format!("photos/{name}"), &photo(name));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = gcs.credential_file(gcs.github_source(), true);
+    let output_template = "    output: \"gs://bk/masks/{{ stem }}.png\"\n";
+    let every = format!("  - glob: \"gs://bk/photos/*.png\"\n{output_template}");
+    let output = run(dir.path(), &gcs, &credentials, &every, &["apply"]);
+    assert_eq!(code(&output), 0, "{}", text_of(&output));
+    let mut keys = gcs.keys();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "masks/camera.png",
+            "masks/horse.png",
+            "photos/camera.png",
+            "photos/horse.png"
+        ]
+    );
+    assert!(!dir.path().join("masks").exists());
+
+    // Nothing changed: the masks are asked about, not downloaded.
+    let gets = gcs.calls("GET");
+    let output = run(dir.path(), &gcs, &credentials, &every, &["plan"]);
+    assert_eq!(code(&output), 0, "{}", text_of(&output));
+    let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let changes = plan["changes"].as_array().unwrap();
+    assert!(
+        changes.iter().all(|c| c["action"] == "unchanged"),
+        "{changes:?}"
+    );
+    assert_eq!(gcs.calls("GET"), gets);
+    assert!(gcs.calls("HEAD") >= 2);
+
+    // The camera leaves the manifest: its mask, unchanged since, is deleted.
+    let one = format!("  - input: gs://bk/photos/horse.png\n{output_template}");
+    let output = run(dir.path(), &gcs, &credentials, &one, &["apply", "--prune"]);
+    assert_eq!(code(&output), 0, "{}", text_of(&output));
+    assert_eq!(gcs.calls("DELETE"), 1);
+    assert!(!gcs.keys().contains(&"masks/camera.png".to_owned()));
+    assert!(gcs.keys().contains(&"masks/horse.png".to_owned()));
+    assert_no_tokens(dir.path(), &output);
+}
