@@ -352,3 +352,36 @@ fn masks_written_to_gcs_are_checked_with_a_head_and_pruned() {
     assert!(gcs.keys().contains(&"masks/horse.png".to_owned()));
     assert_no_tokens(dir.path(), &output);
 }
+
+#[test]
+fn the_metadata_server_gives_the_attached_service_accounts_token() {
+    let gcs = Gcs::start(gcs::ACCOUNT_TOKEN);
+    gcs.put("in/horse.png", &photo("horse.png"));
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "maskflow.yaml",
+        &format!(
+            "version: 1\nstorage:\n  gcs: {{endpoint: \"{}\"}}\nimages:\n  - input: gs://bk/in/horse.png\n",
+            gcs.endpoint
+        ),
+    );
+    // No key, no credential file (HOME is empty): GCE_METADATA_HOST points at the stand-in,
+    // as Google's own libraries let it.
+    let host = gcs.endpoint.trim_start_matches("http://").to_owned();
+    let output = Test::in_dir(dir.path())
+        .args(["apply", "--format", "json"])
+        .env("GCE_METADATA_HOST", &host)
+        .output();
+    assert_eq!(
+        code(&output),
+        0,
+        "{}\n{:?}",
+        text_of(&output),
+        gcs.refusals()
+    );
+    assert_eq!(summary(&events(&output))["created"].as_u64(), Some(1));
+    assert_eq!(gcs.calls("metadata"), 1);
+    assert_eq!(gcs.calls("sts"), 0);
+    assert_no_tokens(dir.path(), &output);
+}

@@ -74,7 +74,7 @@ impl Gcs {
         self.state.lock().unwrap().objects.keys().cloned().collect()
     }
 
-    /// Calls to `endpoint`: "subject", "sts", "impersonate", "signBlob", "GET", "HEAD",
+    /// Calls to `endpoint`: "metadata", "subject", "sts", "impersonate", "signBlob", "GET", "HEAD",
     /// "PUT", "DELETE", "list", "signed GET".
     pub fn calls(&self, endpoint: &str) -> usize {
         let state = self.state.lock().unwrap();
@@ -196,7 +196,22 @@ fn serve(mut request: tiny_http::Request, state: &Mutex<State>, bearer: &str) {
         )
     };
     let bearer_is = |token: &str| auth.as_deref() == Some(&format!("Bearer {token}"));
-    let response = if path == "/oidc/token" {
+    let response = if path == "/computeMetadata/v1/instance/service-accounts/default/token" {
+        // The metadata server of GCE, GKE and Cloud Run: the attached service account's token.
+        *state.calls.entry("metadata").or_default() += 1;
+        if header(&request, "Metadata-Flavor") == Some("Google") {
+            json(
+                200,
+                &serde_json::json!({
+                    "access_token": ACCOUNT_TOKEN,
+                    "expires_in": 3599,
+                    "token_type": "Bearer",
+                }),
+            )
+        } else {
+            refuse(&mut state, 403, "no Metadata-Flavor: Google".into())
+        }
+    } else if path == "/oidc/token" {
         *state.calls.entry("subject").or_default() += 1;
         if bearer_is(REQUEST_TOKEN) {
             json(
