@@ -337,3 +337,59 @@ fn a_managed_identity_reads_a_glob_from_https_azurite() {
     );
     assert!(!text(&output).contains("identity-header-value"));
 }
+
+/// The Azure CLI's part, as a user's `az` answers `az account get-access-token`: an `az` on
+/// `PATH` that checks its arguments, records the call and prints the token as the CLI does.
+#[cfg(unix)]
+#[test]
+fn the_azure_cli_gives_the_token_when_asked_to() {
+    use std::os::unix::fs::PermissionsExt;
+    let tls = Tls::trusted();
+    let azurite = azurite_with_photos(tls);
+    let bin = tempfile::tempdir().unwrap();
+    let calls = bin.path().join("calls");
+    let script = format!(
+        "#!/bin/sh\nset -eu\necho \"$*\" >> '{calls}'\n\
+         [ \"$*\" = 'account get-access-token --output json --scope https://storage.azure.com/.default' ] || {{ echo \"unexpected: $*\" >&2; exit 2; }}\n\
+         expires=$(date -d '+1 hour' '+%Y-%m-%d %H:%M:%S.000000')\n\
+         printf '{{\"accessToken\": \"%s\", \"expiresOn\": \"%s\", \"tokenType\": \"Bearer\", \"tenant\": \"{TENANT}\"}}\\n' '{token}' \"$expires\"\n",
+        calls = calls.display(),
+        token = common::entra::token(TENANT, CLIENT_ID),
+    );
+    let az = bin.path().join("az");
+    std::fs::write(&az, script).unwrap();
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    glob_manifest(root, &azurite);
+    let ca = tls.ca_file.to_str().unwrap();
+
+    // Only when asked: the CLI is a person's login, not a machine's. (Managed identity, the
+    // source tried instead, is pointed at a closed port so that it fails at once.)
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nobody = format!("http://{}/token", closed.local_addr().unwrap());
+    drop(closed);
+    let unasked = [
+        ("PATH", path.as_str()),
+        ("SSL_CERT_FILE", ca),
+        ("IDENTITY_ENDPOINT", nobody.as_str()),
+    ];
+    let output = run(root, &unasked, &["plan"]);
+    assert!(!calls.exists(), "az ran unasked: {}", text(&output));
+
+    let env = [
+        ("AZURE_USE_AZURE_CLI", "true"),
+        ("PATH", path.as_str()),
+        ("SSL_CERT_FILE", ca),
+    ];
+    let output = run(root, &env, &["apply"]);
+    assert_eq!(code(&output), 0, "{}", text(&output));
+    assert_eq!(summary(&events(&output))["created"].as_u64(), Some(2));
+    let asked = std::fs::read_to_string(&calls).unwrap();
+    assert_eq!(asked.lines().count(), 1, "{asked}");
+}
