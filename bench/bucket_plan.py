@@ -2,6 +2,7 @@
 """No-op `maskflow plan` over 10,000 objects in a bucket, against a bare listing.
 
     bench/bucket_plan.py [--objects N] [--runs R] [--binary target/release/maskflow]
+                         [--masks-in-bucket]
 
 Starts s3s-fs (0.14.1, as scripts/test installs it) on 127.0.0.1 with N small PNGs under
 s3://bench/photos/, locks a manifest `glob: s3://bench/photos/*.png` (one image is masked
@@ -15,6 +16,10 @@ the others, with the mask file), then times, best of R:
 and prints both, their ratio, and how many object bodies the plan downloaded (GETs of a key
 in s3s-fs's request log; a listing is a GET of the bucket with a query). Needs a release
 build (`cargo build --release --locked`).
+
+With --masks-in-bucket the masks live in the bucket too (`output: s3://bench/masks/...`),
+so the plan also asks about each of the N masks with a HEAD: N more requests, which plan
+sends 16 at a time.
 """
 
 import argparse
@@ -121,6 +126,7 @@ def main():
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--binary", default=os.path.join(ROOT, "target/release/maskflow"))
+    parser.add_argument("--masks-in-bucket", action="store_true")
     args = parser.parse_args()
     args.binary = os.path.abspath(args.binary)
     tmp = tempfile.mkdtemp(prefix="bucket-plan-")
@@ -173,27 +179,39 @@ def main():
             "AWS_REGION": "us-east-1",
         }
         storage = f'storage:\n  s3: {{endpoint: "{endpoint}"}}\n'
-        # One image masked for real: its lock entry holds the digest every object shares.
+        if args.masks_in_bucket:
+            output = f"s3://{BUCKET}/masks/{{{{ stem }}}}.png"
+            key_of = lambda name: f"s3://{BUCKET}/masks/{name}"
+        else:
+            output = "masks/{{ stem }}.png"
+            key_of = lambda name: f"masks/{name}"
+        # One image masked for real: its lock entry holds the digests every object shares.
         one = os.path.join(tmp, "one")
         os.makedirs(one)
         with open(os.path.join(one, "maskflow.yaml"), "w") as f:
-            f.write(f"version: 1\n{storage}images:\n  - input: s3://{BUCKET}/photos/{names[0]}\n    output: \"masks/{{{{ stem }}}}.png\"\n")
+            f.write(f"version: 1\n{storage}images:\n  - input: s3://{BUCKET}/photos/{names[0]}\n    output: \"{output}\"\n")
         subprocess.run([args.binary, "apply"], cwd=one, env=env, check=True, capture_output=True)
         with open(os.path.join(one, "maskflow.lock")) as f:
-            template = json.load(f)["images"][f"masks/{names[0][:-4]}.png"]
-        mask = os.path.join(one, "masks", names[0])
+            template = json.load(f)["images"][key_of(names[0])]
+        if args.masks_in_bucket:
+            mask = os.path.join(data, BUCKET, "masks", names[0])
+            mask_copy = lambda name: os.path.join(data, BUCKET, "masks", name)
+        else:
+            mask = os.path.join(one, "masks", names[0])
+            mask_copy = lambda name: os.path.join(work, "masks", name)
         work = os.path.join(tmp, "work")
         os.makedirs(os.path.join(work, "masks"))
         with open(os.path.join(work, "maskflow.yaml"), "w") as f:
-            f.write(f"version: 1\n{storage}images:\n  - glob: \"s3://{BUCKET}/photos/*.png\"\n    output: \"masks/{{{{ stem }}}}.png\"\n")
+            f.write(f"version: 1\n{storage}images:\n  - glob: \"s3://{BUCKET}/photos/*.png\"\n    output: \"{output}\"\n")
         images = {}
         for name in names:
-            key = f"masks/{name}"
+            key = key_of(name)
             entry = json.loads(json.dumps(template))
             entry["input"]["source"] = f"s3://{BUCKET}/photos/{name}"
             entry["output"]["target"] = key
             images[key] = entry
-            shutil.copyfile(mask, os.path.join(work, key))
+            if mask_copy(name) != mask:
+                shutil.copyfile(mask, mask_copy(name))
         with open(os.path.join(work, "maskflow.lock"), "w") as f:
             json.dump({"version": 1, "images": images}, f, indent=2, sort_keys=True)
 
@@ -227,6 +245,7 @@ def main():
             json.dumps(
                 {
                     "objects": args.objects,
+                    "masks_in_bucket": args.masks_in_bucket,
                     "runs": args.runs,
                     "plan_seconds": round(plan_best, 3),
                     "listing_seconds": round(list_best, 3),

@@ -82,7 +82,7 @@ pub fn steps(
 }
 
 /// Observes `step`'s input; `locked` is its lockfile entry, if any.
-pub fn input(
+fn input(
     step: &Step,
     locked: Option<&LockEntry>,
     client: &http::Client,
@@ -147,7 +147,7 @@ fn object_input(
 /// mask in a bucket is asked about with a HEAD; while its ETag and size are the ones
 /// recorded when maskflow wrote it, the recorded digest stands and nothing is downloaded.
 /// A local file that cannot be read counts as missing, as it always has.
-pub fn output(
+fn output(
     step: &Step,
     recorded: Option<&OutputRecord>,
 ) -> Result<Option<(u64, String)>, ObserveError> {
