@@ -3,22 +3,14 @@
 //! whose validator and size match the lockfile's is not downloaded again: the recorded
 //! digest stands. Otherwise its bytes are streamed through the hash, never kept.
 
-use crate::http;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::http;
 use crate::lock::{InputRecord, LockEntry, Lockfile, OutputRecord};
 use crate::manifest::{CloudInput, Input, Output, Step};
 use crate::redact::{SecretUrl, redact_text};
 use crate::remote::{self, MAX_DOWNLOAD_BYTES, RemoteError};
 use crate::{fsutil, storage};
-
-/// How `plan` came to know an input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Seen {
-    Hashed,
-    /// Unchanged per its validator: nothing downloaded.
-    Validated,
-}
 
 /// Why an input cannot be read: that image alone is planned as unreadable. The text (with
 /// its hint, secrets removed) is what the plan and the lockfile keep.
@@ -59,7 +51,7 @@ pub fn steps(
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(step) = steps.get(index) else { break };
                     let locked = lock.images.get(&step.key);
-                    let found = input(step, locked, client).and_then(|(input, _)| {
+                    let found = input(step, locked, client).and_then(|input| {
                         Ok((input, output(step, locked.and_then(|e| e.output.as_ref()))?))
                     });
                     let _ = sender.send((index, found));
@@ -86,18 +78,13 @@ fn input(
     step: &Step,
     locked: Option<&LockEntry>,
     client: &http::Client,
-) -> Result<(InputRecord, Seen), ObserveError> {
+) -> Result<InputRecord, ObserveError> {
     let locked = locked
         .map(|entry| &entry.input)
         .filter(|recorded| recorded.source == step.input_source);
     match &step.input {
         Input::Local(path) => fsutil::digest_file(path)
-            .map(|(size, digest)| {
-                (
-                    InputRecord::new(step.input_source.clone(), size, digest),
-                    Seen::Hashed,
-                )
-            })
+            .map(|(size, digest)| InputRecord::new(step.input_source.clone(), size, digest))
             .map_err(|source| ObserveError::Local {
                 input: step.input_source.clone(),
                 source,
@@ -115,7 +102,7 @@ fn object_input(
     source: &str,
     cloud: &CloudInput,
     locked: Option<&InputRecord>,
-) -> Result<(InputRecord, Seen), storage::StorageError> {
+) -> Result<InputRecord, storage::StorageError> {
     let info =
         match &cloud.listed {
             Some(info) => info.clone(),
@@ -131,7 +118,7 @@ fn object_input(
     if let Some(recorded) = locked
         && info.unchanged_since(recorded)
     {
-        return Ok((recorded.clone(), Seen::Validated));
+        return Ok(recorded.clone());
     }
     let (size, digest, got) =
         cloud
@@ -140,7 +127,7 @@ fn object_input(
     let mut record = InputRecord::new(source.to_owned(), size, digest);
     record.etag = got.etag;
     record.last_modified = got.last_modified;
-    Ok((record, Seen::Hashed))
+    Ok(record)
 }
 
 /// What is at `step`'s output now: its size and digest, or `None` when nothing is there. A
@@ -163,9 +150,7 @@ fn output(
         return Ok(None);
     };
     if let Some(recorded) = recorded.filter(|r| r.target == step.key)
-        && recorded.etag.is_some()
-        && recorded.etag == info.etag
-        && recorded.size == info.size
+        && info.same_etag_as(recorded) == Some(true)
     {
         return Ok(Some((recorded.size, recorded.digest.clone())));
     }
@@ -184,7 +169,7 @@ fn url_input(
     url: &SecretUrl,
     locked: Option<&InputRecord>,
     client: &http::Client,
-) -> Result<(InputRecord, Seen), RemoteError> {
+) -> Result<InputRecord, RemoteError> {
     let mut request = http::Request::get(url.expose());
     match locked {
         Some(InputRecord {
@@ -201,7 +186,7 @@ fn url_input(
     if status == 304
         && let Some(recorded) = locked
     {
-        return Ok((recorded.clone(), Seen::Validated));
+        return Ok(recorded.clone());
     }
     let response = remote::accepted(response, url)?;
     let etag = response.header("etag").map(str::to_owned);
@@ -221,7 +206,7 @@ fn url_input(
     // A weak ETag (`W/"..."`) promises equivalence, not the same bytes: not trusted.
     record.etag = etag.filter(|e| !e.starts_with("W/"));
     record.last_modified = last_modified.filter(|_| record.etag.is_none());
-    Ok((record, Seen::Hashed))
+    Ok(record)
 }
 
 /// The remote module's client for plan's downloads.

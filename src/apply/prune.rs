@@ -83,18 +83,18 @@ pub fn prune_object(
     let Some(info) = scope.storage.head(object)? else {
         return Ok(Pruned::Missing);
     };
-    // Without an ETag on both sides (a store that sends none), the bytes decide.
-    let unchanged = info.size == output.size
-        && match (&output.etag, &info.etag) {
-            (Some(then), Some(now)) => then == now,
-            _ => {
-                let (_, digest, _) =
-                    scope
-                        .storage
-                        .download_into(object, output.size, &mut std::io::sink())?;
-                digest == output.digest
-            }
-        };
+    let unchanged = match info.same_etag_as(output) {
+        Some(same) => same,
+        // Without an ETag on both sides (a store that sends none), the bytes decide.
+        None if info.size != output.size => false,
+        None => {
+            let (_, digest, _) =
+                scope
+                    .storage
+                    .download_into(object, output.size, &mut std::io::sink())?;
+            digest == output.digest
+        }
+    };
     if !unchanged {
         return Ok(Pruned::Kept(Kept::Modified));
     }

@@ -51,6 +51,13 @@ impl ObjectInfo {
             }
         }
     }
+
+    /// Whether this is, by its ETag and size, the mask `written` records: `None` when either
+    /// side has no ETag (a store that sends none), and only its bytes can tell.
+    pub fn same_etag_as(&self, written: &crate::lock::OutputRecord) -> Option<bool> {
+        let (now, then) = (self.etag.as_ref()?, written.etag.as_ref()?);
+        Some(now == then && self.size == written.size)
+    }
 }
 
 /// The largest listing maskflow keeps in memory (objects under one glob's prefix).
@@ -261,5 +268,42 @@ impl Storage {
         let bucket = self.bucket(object)?;
         block_on(bucket.store.delete(&Path::from(object.key())))
             .map_err(|e| StorageError::request("delete", object, &e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(size: u64, etag: Option<&str>) -> ObjectInfo {
+        ObjectInfo {
+            size,
+            etag: etag.map(str::to_owned),
+            last_modified: None,
+        }
+    }
+
+    fn written(size: u64, etag: Option<&str>) -> crate::lock::OutputRecord {
+        crate::lock::OutputRecord {
+            target: "s3://b/masks/a.png".into(),
+            size,
+            digest: "blake3:00".into(),
+            width: 1,
+            height: 1,
+            etag: etag.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_mask_is_known_by_its_etag_and_size_or_not_at_all() {
+        let mask = written(10, Some("\"e1\""));
+        assert_eq!(info(10, Some("\"e1\"")).same_etag_as(&mask), Some(true));
+        assert_eq!(info(10, Some("\"e2\"")).same_etag_as(&mask), Some(false));
+        assert_eq!(info(11, Some("\"e1\"")).same_etag_as(&mask), Some(false));
+        assert_eq!(info(10, None).same_etag_as(&mask), None);
+        assert_eq!(
+            info(10, Some("\"e1\"")).same_etag_as(&written(10, None)),
+            None
+        );
     }
 }
